@@ -1,0 +1,117 @@
+"""netCDF I/O for results: one run, one file, written atomically with provenance attributes.
+
+Every stored file carries ``luckbench_version``, ``created`` (ISO time), ``command``, ``config``
+(JSON of the full configuration) and ``seed`` (design.md, "Stored results").
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from luckbench.errors import InputError
+
+REQUIRED_ATTRS = ("luckbench_version", "created", "command", "config", "seed")
+
+
+def _jsonable(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return _jsonable(dataclasses.asdict(obj))
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def to_json(obj: Any) -> str:
+    """Stable JSON (sorted keys) of a config: dataclasses, numpy scalars and paths included."""
+    return json.dumps(_jsonable(obj), sort_keys=True)
+
+
+def _netcdf_safe_attrs(attrs: dict) -> dict:
+    """netCDF attributes must be str, numbers or 1-D numeric arrays; bools and None are not."""
+    out = {}
+    for key, value in attrs.items():
+        if isinstance(value, (bool, np.bool_)):
+            out[key] = int(value)
+        elif value is None:
+            out[key] = "none"
+        elif isinstance(value, (dict, list, tuple)) and not (
+            isinstance(value, (list, tuple)) and value and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        ):
+            out[key] = to_json(value)
+        else:
+            out[key] = value
+    return out
+
+
+def write_dataset(ds: xr.Dataset, path: str | os.PathLike, *, config: Any, seed: int | None,
+                  command: str | None = None) -> Path:
+    """Write ``ds`` to ``path`` as netCDF4 atomically (temp file in the same folder, then rename).
+
+    Adds the provenance attributes; ``config`` is stored as JSON so the run can be repeated.
+    A crash mid-write leaves at most a ``*.tmp*`` file, never a half-written result.
+    """
+    from luckbench import __version__
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds = ds.copy()
+    ds.attrs.update({
+        "luckbench_version": __version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": command if command is not None else " ".join(["luckbench", *sys.argv[1:]]),
+        "config": to_json(config),
+        "seed": -1 if seed is None else int(seed),
+    })
+    ds.attrs = _netcdf_safe_attrs(ds.attrs)
+    for var in ds.variables.values():
+        var.attrs = _netcdf_safe_attrs(var.attrs)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        ds.to_netcdf(tmp, engine="netcdf4")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def read_dataset(path: str | os.PathLike) -> xr.Dataset:
+    """Load a stored result fully into memory; a missing, corrupt or foreign file is an InputError."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"result file not found: {path}")
+    try:
+        with xr.open_dataset(path, engine="netcdf4") as ds:
+            ds = ds.load()
+    except Exception as exc:  # netCDF4 raises OSError/RuntimeError/ValueError for bad files
+        raise InputError(f"not a readable netCDF file: {path} ({type(exc).__name__})") from None
+    missing = [a for a in REQUIRED_ATTRS if a not in ds.attrs]
+    if missing:
+        raise InputError(f"not a luckbench result (missing attributes {', '.join(missing)}): {path}")
+    return ds
+
+
+def stored_config(ds: xr.Dataset) -> dict:
+    """The JSON configuration a result was produced with."""
+    return json.loads(ds.attrs["config"])

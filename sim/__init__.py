@@ -1,0 +1,1 @@
+"""luckbench.sim"""
