@@ -5,6 +5,7 @@ Every stored file carries ``luckbench_version``, ``created`` (ISO time), ``comma
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
 import json
@@ -12,7 +13,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import xarray as xr
@@ -72,7 +73,6 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, *, config: Any, seed:
     from luckbench import __version__
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     ds = ds.copy()
     ds.attrs.update({
         "luckbench_version": __version__,
@@ -84,16 +84,29 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, *, config: Any, seed:
     ds.attrs = _netcdf_safe_attrs(ds.attrs)
     for var in ds.variables.values():
         var.attrs = _netcdf_safe_attrs(var.attrs)
+    with atomic_path(path) as tmp:
+        ds.to_netcdf(tmp, engine="netcdf4")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it onto ``path``, else delete it.
+
+    Whatever the body writes to the temporary path replaces ``path`` in one ``os.replace``, so a
+    crash never leaves a half-written file under the final name.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        ds.to_netcdf(tmp, engine="netcdf4")
+        yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    return path
 
 
 def read_dataset(path: str | os.PathLike) -> xr.Dataset:

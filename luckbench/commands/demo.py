@@ -1,0 +1,166 @@
+"""``luckbench demo --out runs/demo``: the quick end-to-end pass behind ``make demo``.
+
+Steps, each writing one stored result into ``DIR/results/`` (its console output in
+``DIR/logs/<step>.log``):
+
+1. ``checks``       - every theory check (``luckbench check --out``);
+2. ``feasibility``  - the Thm 4 map over (theta0, m) and the Thm 5 map over (eps, n)
+   (``luckbench.theory.feasibility``);
+3. ``thm4``         - a Theorem 4 simulation (``luckbench sim thm4``);
+4. ``thm5``         - a Theorem 5 simulation, v4 Sec. 4.2 protocol at small size (``luckbench sim thm5``),
+   and ``overparam``: rho-bar of random students of 1x, 2x, 5x width (``luckbench sim overparam``);
+5. ``train``        - a short teacher-student run (``luckbench train --preset smoke``), and
+   ``train-ablations``: the same with BN after the ReLU, with a finite set of 512 samples, and
+   with an 8x (instead of 4x) wider student;
+6. ``bn-audit``     - train the small VGG-BN on the shipped digits, then audit its BN biases
+   (``luckbench audit train-digits`` + ``luckbench audit bn``);
+7. ``report``       - ``DIR/index.html`` and ``DIR/index.md`` from everything above.
+
+Steps run in-process (one Python start-up for the whole demo; each step's exception is caught and
+logged). A failed step is reported on one line with its log, the remaining steps still run and
+the report shows what exists (missing claims say "not run"); the exit code is then 1.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import math
+import re
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Callable
+
+from luckbench.errors import InputError
+
+# Sizes: (normal, quick). `--quick` is for the test-suite's smoke run only.
+SIZES = {
+    "thm4": (["--teachers", "5", "--theta0", "45", "--t-end", "100", "--n-times", "101"],
+             ["--teachers", "3", "--theta0", "30", "--t-end", "10", "--n-times", "11"]),
+    "thm5": (["--teacher", "10,20,30", "--node-multi", "2", "--alpha-w", "1", "--alpha-v", "1", "--seeds", "4",
+              "--iters", "2000", "--snapshot-every", "100"],
+             ["--teacher", "5,4,3", "--node-multi", "2", "--seeds", "2", "--iters", "50", "--snapshot-every", "10"]),
+    "overparam": (["--node-multis", "1,2,5", "--seeds", "4", "--iters", "2000", "--snapshot-every", "100"],
+                  ["--teacher", "5,4,3", "--node-multis", "1,2", "--seeds", "2", "--iters", "40",
+                   "--snapshot-every", "20"]),
+    "train": (["--preset", "smoke"], ["--preset", "smoke", "--epochs", "1", "--steps-per-epoch", "20"]),
+    "digits": (["--epochs", "8"], ["--epochs", "1"]),
+    "feasibility": (([0.5, 1, 2, 3, 4, 5, 6, 7, 8, 10, 15, 20, 30, 45], list(range(2, 9))), ([2, 10], [2, 3])),
+    "feasibility5": (([1e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2], [4, 8, 12, 16, 24, 32, 48]),
+                     ([1e-4, 1e-2], [4, 8])),
+}
+# Training runs that differ from the smoke run in one setting (ledger rows E4, E5, E6).
+ABLATIONS = (("smoke_bn", ["--bn", "after"]), ("smoke_finite", ["--finite", "512"]), ("smoke_wide", ["--width-mult", "8"]))
+# Thm 5 map's other constants: math.md's worked example (optimistic K = 2, m = 4, theta0 = 5 deg,
+# B_v = 1, B_dv = 0.3, eta = 0.01, minimum diagonals 0.45) with the zero-bias C0(5 deg) = 0.5.
+THM5_FIXED = {"m": 4, "theta0": math.radians(5.0), "B_v": 1.0, "B_dv": 0.3, "K_d": 2.0, "K_l": 2.0, "C0": 0.5,
+              "eta": 0.01, "min_d_diag": 0.45, "min_l_diag": 0.45}
+
+
+@dataclasses.dataclass
+class StepResult:
+    name: str
+    ok: bool
+    seconds: float
+    message: str
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", default="runs/demo", metavar="DIR", help="output folder (default runs/demo)")
+    parser.add_argument("--quick", action="store_true", help=argparse.SUPPRESS)  # tiny sizes, for tests
+
+
+def _cli(argv: list[str]) -> None:
+    """Run one luckbench command in-process; a non-zero exit becomes an exception."""
+    from luckbench import cli
+
+    code = cli.main(argv)
+    if code:
+        raise RuntimeError(f"`luckbench {' '.join(argv)}` exited with code {code}")
+
+
+def _feasibility(results: Path, quick: bool) -> None:
+    from luckbench.store import write_dataset
+    from luckbench.theory import feasibility
+
+    theta0, m = SIZES["feasibility"][quick]
+    eps, n = SIZES["feasibility5"][quick]
+    for theorem, ds, config in (
+            ("thm4", feasibility.thm4_map(theta0, m), {"theta0_deg": theta0, "m": m}),
+            ("thm5", feasibility.thm5_map(eps, n, **THM5_FIXED), {"eps": eps, "n": n, **THM5_FIXED})):
+        write_dataset(ds, results / f"feasibility_{theorem}.nc", config={"theorem": theorem, **config}, seed=None,
+                      command=f"luckbench demo (luckbench.theory.feasibility.{theorem}_map)")
+
+
+Action = list[str] | Callable[[], None]  # a luckbench command line, or a Python call
+
+
+def _steps(results: Path, quick: bool) -> list[tuple[str, list[Action]]]:
+    """The demo's steps, each a list of actions run in order."""
+    q = int(quick)
+    weights = results / "vgg_digits_bn.pt"
+    return [
+        ("checks", [["check", "--out", str(results / "checks.nc")]]),
+        ("feasibility", [lambda: _feasibility(results, quick)]),
+        ("thm4", [["sim", "thm4", *SIZES["thm4"][q], "--out", str(results / "thm4.nc")]]),
+        ("thm5", [["sim", "thm5", *SIZES["thm5"][q], "--out", str(results / "thm5.nc")]]),
+        ("overparam", [["sim", "overparam", *SIZES["overparam"][q], "--out", str(results / "overparam.nc")]]),
+        ("train", [["train", *SIZES["train"][q], "--out", str(results / "train_smoke.nc")]]),
+        ("train-ablations", [["train", *SIZES["train"][q], *flags, "--out", str(results / f"train_{tag}.nc")]
+                             for tag, flags in ABLATIONS]),
+        ("bn-audit", [["audit", "train-digits", *SIZES["digits"][q], "--out", str(weights)],
+                      ["audit", "bn", "--arch", "vgg_digits_bn", "--weights", str(weights),
+                       "--out", str(results / "bn_audit_vgg_digits_bn.nc")]]),
+    ]
+
+
+def _run_step(name: str, actions: list[Action], log_path: Path) -> StepResult:
+    """Run one step's actions with their output in ``log_path``; failures become a one-line message."""
+    start = time.perf_counter()
+    with open(log_path, "w") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        try:
+            for action in actions:
+                _cli(action) if isinstance(action, list) else action()
+            ok, message = True, ""
+        except SystemExit as exc:  # argparse rejected the arguments; its one-line message is in the log
+            ok, message = False, f"exit code {exc.code}"
+        except Exception as exc:  # report every failure, keep going with the other steps
+            traceback.print_exc(file=log)
+            ok, message = False, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    if not ok:  # the command's own one-line error, if it printed one, says more than the exit code
+        errors = [ln for ln in log_path.read_text().splitlines() if re.match(r"luckbench[ :].*error:", ln)]
+        if errors:
+            message = errors[-1]
+    return StepResult(name, ok, time.perf_counter() - start, message)
+
+
+def run(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    results, logs = out / "results", out / "logs"
+    for d in (results, logs):
+        d.mkdir(parents=True, exist_ok=True)
+    if not out.is_dir():
+        raise InputError(f"--out: cannot create folder {out}")
+    total = time.perf_counter()
+    outcomes = []
+    for name, actions in _steps(results, args.quick):
+        print(f"[demo] {name} ...", flush=True)
+        res = _run_step(name, actions, logs / f"{name}.log")
+        outcomes.append(res)
+        status = "ok" if res.ok else f"FAILED: {res.message} (log: {logs / (name + '.log')})"
+        print(f"[demo] {name}: {status} ({res.seconds:.1f} s)", flush=True)
+
+    from luckbench.reports.report import write_report
+
+    print("[demo] report ...", flush=True)
+    index = write_report([results], out)
+    failed = [r for r in outcomes if not r.ok]
+    print(f"[demo] {len(outcomes) - len(failed)} of {len(outcomes)} steps ok in "
+          f"{time.perf_counter() - total:.0f} s" + (f"; failed: {', '.join(r.name for r in failed)}" if failed else ""))
+    print(f"report: {index}")
+    if failed:
+        sys.stderr.write(f"luckbench demo: {len(failed)} step(s) failed: "
+                         + "; ".join(f"{r.name} ({r.message})" for r in failed) + "\n")
+    return 1 if failed else 0

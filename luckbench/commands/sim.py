@@ -1,0 +1,100 @@
+"""``luckbench sim thm4|thm5|overparam|protocol42 ... --out FILE.nc``: integrate the paper's dynamics.
+
+* ``thm4``: Theorem 4's flow for n = m students at angle ``--theta0`` (degrees) from their teachers;
+  stores ``theta(time, node)`` and the envelope ``sin_theta_bound(time)``.
+* ``thm5``: the over-parameterised two-layer dynamics (``--iters`` discrete or ``--t-end`` flow);
+  stores ``v_row_norm(seed, time, node)``, ``is_u(node)`` and the Theorem 5 diagnostics.
+* ``overparam``: rho-bar over training for several student widths.
+* ``protocol42``: the v4 Sec. 4.2 grid (all seeds in parallel on the local cores).
+
+``--bias none`` / ``--top-bias none`` select the model without that bias.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+from luckbench import store
+from luckbench.config import add_dataclass_arguments, from_args
+from luckbench.errors import InputError
+
+OPTIONAL_FLOATS = ("bias", "top_bias")
+
+
+def _experiments() -> dict:
+    from luckbench.sim import overparam, protocol, thm4, thm5
+
+    return {
+        "thm4": (thm4.Thm4Config, thm4.run, "Theorem 4: angles of n = m students under the projected flow"),
+        "thm5": (thm5.Thm5Config, thm5.run, "Theorem 5: over-parameterised 2-layer student, row norms of V"),
+        "overparam": (overparam.OverparamConfig, overparam.run, "rho-bar over training for several widths"),
+        "protocol42": (protocol.ProtocolConfig, protocol.run, "the v4 Sec. 4.2 experiment (seeds in parallel)"),
+    }
+
+
+def _float_or_none(text: str):
+    if text.strip().lower() == "none":
+        return "none"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'none', got {text!r}") from None
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="experiment", metavar="EXPERIMENT", required=True,
+                                parser_class=type(parser))
+    for name, (cls, _, help_text) in _experiments().items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        add_dataclass_arguments(p, cls)
+        for action in p._actions:
+            if action.dest in OPTIONAL_FLOATS:
+                action.type = _float_or_none
+        p.add_argument("--out", required=True, help="result file (.nc)")
+        if name != "thm4":
+            p.add_argument("--workers", type=int, default=None,
+                           help="processes for the independent runs (default: all local cores)")
+
+
+def config_from_args(args: argparse.Namespace):
+    """The experiment's config dataclass from the parsed flags (``none`` clears an optional bias)."""
+    cls = _experiments()[args.experiment][0]
+    cleared = {k for k in OPTIONAL_FLOATS if getattr(args, k, None) == "none"}
+    for k in cleared:
+        setattr(args, k, None)
+    cfg = from_args(cls, args)
+    return dataclasses.replace(cfg, **{k: None for k in cleared}) if cleared else cfg
+
+
+def _summary(ds) -> str:
+    kind = ds.attrs["result_kind"]
+    if kind == "thm4":
+        s = ds["sin_theta_max"].values
+        return (f"max sin theta {s[0]:.3g} -> {s[-1]:.3g} at t={float(ds.time[-1]):g}; "
+                f"Thm 4 preconditions hold: {bool(ds.attrs['cond_holds'])}; envelope_holds={ds.attrs['envelope_holds']}")
+    if kind == "thm5":
+        vr = ds["v_row_norm"].where(~ds["is_u"]).mean(("seed", "node")).values
+        vu = ds["v_row_norm"].where(ds["is_u"]).mean(("seed", "node")).values
+        return f"mean ||v_u|| {vu[0]:.3g} -> {vu[-1]:.3g}, mean ||v_r|| {vr[0]:.3g} -> {vr[-1]:.3g}"
+    if kind == "overparam":
+        final = ds["rho_bar"].isel(time=-1).mean("seed").values
+        return "final rho-bar by width: " + ", ".join(f"x{k}: {r:.3f}" for k, r in zip(ds.node_multi.values, final))
+    gap = ds["row_norm_gap"]
+    return "u/r row-norm gap (first -> last snapshot): " + "; ".join(
+        f"x{int(k)} a=({float(ds.alpha_w[p]):g},{float(ds.alpha_v[p]):g}): "
+        f"{float(gap.sel(node_multi=k, pair=p)[0]):.3f} -> {float(gap.sel(node_multi=k, pair=p)[-1]):.3f}"
+        for k in ds.node_multi.values for p in ds.pair.values)
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = config_from_args(args)
+    if not str(args.out):
+        raise InputError("--out: need a file name")
+    runner = _experiments()[args.experiment][1]
+    workers = getattr(args, "workers", None)
+    if workers is not None and workers < 1:
+        raise InputError(f"--workers: need at least 1, got {workers}")
+    ds = runner(cfg) if args.experiment == "thm4" else runner(cfg, workers=workers)
+    path = store.write_dataset(ds, args.out, config=cfg, seed=cfg.seed)
+    print(f"sim {args.experiment}: {_summary(ds)}; wrote {path}")
+    return 0

@@ -1,0 +1,72 @@
+"""``luckbench sweep SPEC.toml [--out DIR] --executor local|slurm ...``: a resumable grid of runs.
+
+The spec format is documented in :mod:`luckbench.sweep`. One netCDF per run, ``DIR/<hash>.nc``;
+finished runs are skipped; ``luckbench.sweep.open_sweep(DIR)`` opens them together.
+Exit code 0 when every run has a result, 1 when some failed (their logs are named), 2 on bad input.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from luckbench import sweep
+from luckbench.errors import InputError
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec", metavar="SPEC.toml", help="sweep file (see luckbench.sweep for the format)")
+    parser.add_argument("--out", metavar="DIR", help="result folder (default: the spec's `out`)")
+    parser.add_argument("--executor", choices=("local", "slurm"), default="local",
+                        help="local: a pool of processes on this machine; slurm: a submitit job array")
+    parser.add_argument("--jobs", type=int, help="local: runs at once (default: CPUs // threads-per-run)")
+    parser.add_argument("--threads-per-run", type=int,
+                        help="local: OMP/MKL threads per run (default: CPUs // jobs)")
+    parser.add_argument("--dry-run", action="store_true", help="print the planned commands and exit")
+    slurm = parser.add_argument_group("slurm (submitit)")
+    slurm.add_argument("--partition", help="Slurm partition")
+    slurm.add_argument("--time", type=int, default=60, metavar="MIN", help="time limit per run, minutes (default 60)")
+    slurm.add_argument("--gpus", type=int, default=0, help="GPUs per run (default 0)")
+    slurm.add_argument("--cpus-per-task", type=int, default=1, help="CPUs per run (default 1)")
+    slurm.add_argument("--mem-gb", type=float, help="memory per run, GB")
+    slurm.add_argument("--array-parallelism", type=int, default=64,
+                       help="at most this many array tasks at once (default 64)")
+    slurm.add_argument("--cluster", choices=("slurm", "local"), default="slurm",
+                       help="submitit cluster; `local` runs the jobs on this machine (testing)")
+    slurm.add_argument("--wait", action=argparse.BooleanOptionalAction, default=True,
+                       help="wait for the jobs and report (default) or submit and exit")
+
+
+def _positive(value: int | None, flag: str) -> None:
+    if value is not None and value < 1:
+        raise InputError(f"{flag}: must be at least 1, got {value}")
+
+
+def run(args: argparse.Namespace) -> int:
+    spec = sweep.load_spec(args.spec)
+    out = args.out or spec.out
+    if not out:
+        raise InputError("--out: no result folder given (and the spec has no `out`)")
+    for value, flag in ((args.jobs, "--jobs"), (args.threads_per_run, "--threads-per-run"),
+                        (args.time, "--time"), (args.cpus_per_task, "--cpus-per-task"),
+                        (args.array_parallelism, "--array-parallelism")):
+        _positive(value, flag)
+    if args.dry_run:
+        runs = sweep.plan(spec, out)
+        for r in runs:
+            state = "done" if Path(r.result).is_file() else "todo"
+            print(f"{r.name} [{state}] luckbench {' '.join(r.argv[3:]) if spec.program is None else ' '.join(r.argv)}")
+        print(f"{len(runs)} runs")
+        return 0
+    options = sweep.SlurmOptions(partition=args.partition, time_min=args.time, gpus=args.gpus,
+                                 cpus_per_task=args.cpus_per_task, mem_gb=args.mem_gb,
+                                 array_parallelism=args.array_parallelism, cluster=args.cluster, wait=args.wait)
+    outcome = sweep.run_sweep(spec, out, executor=args.executor, jobs=args.jobs,
+                              threads_per_run=args.threads_per_run, slurm=options)
+    print(f"sweep {outcome.out_dir}: {len(outcome.runs)} runs, {len(outcome.skipped)} already finished, "
+          f"{len(outcome.done)} ran, {len(outcome.failed)} failed")
+    if args.executor == "slurm" and not args.wait:
+        print(f"submitted {outcome.submitted} jobs; run the same command again to collect or resume")
+    for run_, why in outcome.failed:
+        sys.stderr.write(f"luckbench sweep: run {run_.name} failed ({why})\n")
+    return 0 if outcome.ok else 1

@@ -1,0 +1,206 @@
+"""The Theorem 5 experiment: an over-parameterised two-layer student (n = node_multi * m hidden nodes)
+whose first m nodes (the u-set) start near the teacher (v4 Sec. 4.2 initialisation with alpha_W,
+alpha_V) and whose other nodes (the r-set) start as noise. Either the population flow (``t_end``,
+solve_ivp) or the discrete iteration (``iters``, step ``lr``; ``batch`` for mini-batch estimates,
+the authors' matrix version).
+
+Stored (result_kind ``thm5``; dims ``seed``, ``time``, ``node`` = the n hidden students):
+
+* ``v_row_norm(seed, time, node)`` - ||v_j||, row j of V (fan-out of hidden j; bias row excluded);
+  for j in the r-set this is the theorem's ||v_j|| -> 0 quantity;
+* ``is_u(node)`` - True for the u-set (the first m nodes);
+* ``theta_u(seed, time, node)`` - angle(w_j, w*_j), radians, u-set (NaN on r);
+* ``v_err_u(seed, time, node)`` - ||v_j - v*_j||, u-set (NaN on r);
+* ``w_drift_r(seed, time, node)`` - ||w_j^t - w_j^0||, r-set (NaN on u);
+* ``cancelling_pairs(seed, time)`` - number of merged r-pairs with cancelling fan-outs
+  (:func:`luckbench.sim.diagnostics.cancelling_pairs`) and ``cancelling_v_norm(seed, time)`` - the
+  largest min(||v_a||, ||v_b||) over them (0 when none);
+* ``loss(seed, time)`` - population loss 1/2 E||y - y*||^2 (closed form);
+* ``gamma``, ``d_bar``, ``lambda_bar``, ``feasible`` ``(seed, time)`` - Theorem 5's constants
+  (``luckbench.theory.theorem5``, mode ``fixed``) if the theorem were started from the state at that
+  time (theta0 = the largest u-angle, W_r0 = W_r(t), V0 = V(t)); NaN at the times not evaluated;
+* ``iteration(time)`` for discrete runs (time = lr * iteration).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import partial
+
+import numpy as np
+import xarray as xr
+
+from luckbench.errors import InputError
+from luckbench.sim import integrate
+from luckbench.sim.diagnostics import cancelling_pairs, paired_angles, population_loss
+from luckbench.sim.dynamics import GRADIENTS, Dynamics
+from luckbench.sim.kernel import GaussianKernel
+from luckbench.sim.parallel import map_tasks
+from luckbench.sim.teachers import SCHEMES, perturbed_students, teacher, top_teacher
+
+CONSTANT_NAMES = ("gamma", "d_bar", "lambda_bar", "feasible")
+
+
+@dataclass(frozen=True)
+class Thm5Config:
+    """One Theorem 5 configuration, run for ``seeds`` seeds (flags of ``luckbench sim thm5``)."""
+
+    teacher: tuple[int, ...] = field(default=(10, 20, 30), metadata={"help": "D,M,C: input dim, teacher hidden nodes, outputs"})
+    node_multi: int = field(default=2, metadata={"help": "student hidden nodes = node_multi * M"})
+    alpha_w: float = field(default=1.0, metadata={"help": "closeness of the u-set's W0 to W* (v4 Sec. 4.2)"})
+    alpha_v: float = field(default=1.0, metadata={"help": "closeness of the u-set's V0 to V*"})
+    seeds: int = field(default=1, metadata={"help": "number of seeds (teacher and initialisation)"})
+    seed: int = field(default=0, metadata={"help": "base seed"})
+    iters: int | None = field(default=None, metadata={"help": "discrete steps (default 2000 unless --t-end)"})
+    t_end: float | None = field(default=None, metadata={"help": "integrate the population flow to this time instead"})
+    lr: float = field(default=0.05, metadata={"help": "step eta of the discrete iteration (time = eta * iters)"})
+    batch: int = field(default=0, metadata={"help": "mini-batch size of L, D estimates (0: exact expectations)"})
+    snapshot_every: int = field(default=100, metadata={"help": "discrete: iterations between snapshots"})
+    n_times: int = field(default=101, metadata={"help": "flow: number of output times"})
+    mode: str = field(default="paper", metadata={"help": "paper: V unprojected; code: V's columns projected",
+                                                 "choices": ("paper", "code")})
+    bias: float | None = field(default=-0.1, metadata={"help": "first-layer teacher bias (omit: zero-bias model)"})
+    top_bias: float | None = field(default=-0.1, metadata={"help": "top-layer teacher bias (omit: none)"})
+    scheme: str = field(default="code", metadata={"help": "first-layer teacher scheme", "choices": SCHEMES})
+    method: str = field(default="LSODA", metadata={"help": "solve_ivp method", "choices": integrate.METHODS})
+    rtol: float = field(default=1e-6, metadata={"help": "solve_ivp relative tolerance"})
+    atol: float = field(default=1e-9, metadata={"help": "solve_ivp absolute tolerance"})
+    renormalise: bool = field(default=True, metadata={"help": "discrete: renormalise W rows (and V columns in code)"})
+    gradient: str = field(default="factorised", metadata={"help": "W term", "choices": GRADIENTS})
+    constants_points: int = field(default=3, metadata={"help": "snapshots at which Thm 5's constants are computed"})
+
+    def __post_init__(self):
+        if len(self.teacher) != 3 or any(int(k) < 1 for k in self.teacher):
+            raise InputError(f"--teacher: expected three positive widths D,M,C, got {self.teacher}")
+        if self.node_multi < 1:
+            raise InputError(f"--node-multi: must be >= 1, got {self.node_multi}")
+        if self.seeds < 1:
+            raise InputError(f"--seeds: must be >= 1, got {self.seeds}")
+        if self.iters is not None and self.t_end is not None:
+            raise InputError("--iters/--t-end: give one of them, not both")
+        if self.t_end is not None and not (self.t_end > 0 and np.isfinite(self.t_end)):
+            raise InputError(f"--t-end: must be positive and finite, got {self.t_end}")
+        if self.iters is not None and self.iters < 1:
+            raise InputError(f"--iters: must be >= 1, got {self.iters}")
+        if self.batch < 0:
+            raise InputError(f"--batch: must be >= 0, got {self.batch}")
+        if self.t_end is not None and self.batch:
+            raise InputError("--batch: mini-batch estimates apply to the discrete iteration (--iters), not --t-end")
+        for name in ("alpha_w", "alpha_v", "lr"):
+            if not np.isfinite(getattr(self, name)) or getattr(self, name) < 0:
+                raise InputError(f"--{name.replace('_', '-')}: must be finite and >= 0, got {getattr(self, name)}")
+        if self.n_times < 2 or self.snapshot_every < 1 or self.constants_points < 0:
+            raise InputError("--n-times >= 2, --snapshot-every >= 1 and --constants-points >= 0 are required")
+
+    @property
+    def steps(self) -> int:
+        return 2000 if self.iters is None and self.t_end is None else (self.iters or 0)
+
+    @property
+    def n(self) -> int:
+        return self.node_multi * self.teacher[1]
+
+
+def problem(cfg: Thm5Config, rng: np.random.Generator):
+    """(Dynamics, W0, V0) for one seed: teacher, then the alpha-perturbed students."""
+    d, m, c = cfg.teacher
+    w_star = teacher(cfg.scheme, m, d, cfg.bias, rng)
+    v_star = top_teacher(m, c, cfg.top_bias, rng)
+    has_top = cfg.top_bias is not None
+    w0, v0 = perturbed_students(w_star, v_star, cfg.n, cfg.alpha_w, cfg.alpha_v, has_top, rng)
+    dyn = Dynamics(w_star, v_star, GaussianKernel(cfg.bias is not None), n=cfg.n, top_bias=has_top,
+                   mode=cfg.mode, gradient=cfg.gradient)
+    return dyn, w0, v0
+
+
+def trajectory(cfg: Thm5Config, dyn: Dynamics, w0, v0, rng) -> integrate.Trajectory:
+    """The flow (``t_end``) or the discrete iteration (``iters``, mini-batches when ``batch``)."""
+    if cfg.t_end is not None:
+        times = np.linspace(0.0, cfg.t_end, cfg.n_times)
+        return integrate.solve(dyn, w0, v0, times, method=cfg.method, rtol=cfg.rtol, atol=cfg.atol)
+    kernels = (integrate.batch_kernels(rng, cfg.batch, cfg.teacher[0], cfg.bias is not None)
+               if cfg.batch else None)
+    return integrate.iterate(dyn, w0, v0, eta=cfg.lr, iters=cfg.steps, snapshot_every=cfg.snapshot_every,
+                             renormalise=cfg.renormalise, project=not cfg.batch, kernels=kernels)
+
+
+def row_norms(traj: integrate.Trajectory, n: int) -> np.ndarray:
+    """(time, node) = ||v_j|| over the real rows."""
+    return np.linalg.norm(traj.v[:, :n], axis=2)
+
+
+def _constants(dyn: Dynamics, w, v, eta: float) -> list[float]:
+    """Thm 5's (gamma, d_bar, lambda_bar, feasible) restarted from the state (w, v): theta0 = the largest
+    u-angle (clipped below at 1e-9; infeasible when >= pi/2, where the theorem has no cap), W_r0 = W_r,
+    V0 = the real rows of V."""
+    from luckbench.theory import theorem5
+
+    m, n = len(dyn.w_star), dyn.n
+    theta0 = max(float(np.max(paired_angles(w, dyn.w_star))), 1e-9)
+    if theta0 >= np.pi / 2:
+        return [np.nan, np.nan, np.nan, 0.0]
+    has_bias = isinstance(dyn.kernel, GaussianKernel) and dyn.kernel.bias
+    try:
+        const = theorem5.constants_from_weights(dyn.w_star, dyn.v_star[:m], w[m:], v[:n], theta0, eta,
+                                                mode="fixed", bias=has_bias)
+    except InputError:  # e.g. K = inf on the region (a base angle pi): no finite constants exist
+        return [np.nan, np.nan, np.nan, 0.0]
+    return [float(getattr(const, k)) for k in CONSTANT_NAMES]
+
+
+def observe(cfg: Thm5Config, dyn: Dynamics, traj: integrate.Trajectory) -> dict[str, np.ndarray]:
+    """All per-seed diagnostics of the module docstring, as arrays over (time[, node])."""
+    n, m = cfg.n, cfg.teacher[1]
+    k = len(traj.times)
+    out = {name: np.full((k, n), np.nan) for name in ("theta_u", "v_err_u", "w_drift_r")}
+    out["v_row_norm"] = row_norms(traj, n)
+    out["theta_u"][:, :m] = [paired_angles(w, dyn.w_star) for w in traj.w]
+    out["v_err_u"][:, :m] = np.linalg.norm(traj.v[:, :m] - dyn.v_star[None, :m], axis=2)
+    out["w_drift_r"][:, m:] = np.linalg.norm(traj.w[:, m:] - traj.w[0, m:][None], axis=2)
+    pairs = [cancelling_pairs(w, v, range(m, n)) for w, v in zip(traj.w, traj.v)]
+    out["cancelling_pairs"] = np.array([len(p) for p in pairs], dtype=float)
+    out["cancelling_v_norm"] = np.array([max([min(out["v_row_norm"][t, a], out["v_row_norm"][t, b])
+                                              for a, b in p], default=0.0) for t, p in enumerate(pairs)])
+    out["loss"] = np.array([population_loss(dyn.kernel, w, v, dyn.w_star, dyn.v_star, dyn.top_bias)
+                            for w, v in zip(traj.w, traj.v)])
+    consts = np.full((k, len(CONSTANT_NAMES)), np.nan)
+    if cfg.constants_points:
+        for t in np.unique(np.linspace(0, k - 1, cfg.constants_points).round().astype(int)):
+            consts[t] = _constants(dyn, traj.w[t], traj.v[t], cfg.lr)
+    out.update({name: consts[:, i] for i, name in enumerate(CONSTANT_NAMES)})
+    return out
+
+
+def simulate(cfg: Thm5Config, index: int) -> tuple[Dynamics, integrate.Trajectory]:
+    """Seed ``index``: the dynamics (teacher included) and its trajectory; rng seeded by (seed, index)."""
+    rng = np.random.default_rng([cfg.seed, index])
+    dyn, w0, v0 = problem(cfg, rng)
+    return dyn, trajectory(cfg, dyn, w0, v0, rng)
+
+
+def run_seed(cfg: Thm5Config, index: int) -> dict[str, np.ndarray]:
+    """One seed: ``times``, ``iterations`` and the diagnostics."""
+    dyn, traj = simulate(cfg, index)
+    out = observe(cfg, dyn, traj)
+    out["times"], out["iterations"] = traj.times, traj.iterations
+    return out
+
+
+def run(cfg: Thm5Config, workers: int | None = 1) -> xr.Dataset:
+    """All seeds (in parallel when ``workers`` > 1) as the dataset of the module docstring."""
+    results = map_tasks(partial(run_seed, cfg), range(cfg.seeds), workers)
+    first = results[0]
+    per_node = ("v_row_norm", "theta_u", "v_err_u", "w_drift_r")
+    data = {}
+    for name in first:
+        if name in ("times", "iterations"):
+            continue
+        dims = ("seed", "time", "node") if name in per_node else ("seed", "time")
+        data[name] = (dims, np.stack([r[name] for r in results]))
+    data["is_u"] = ("node", np.arange(cfg.n) < cfg.teacher[1])
+    ds = xr.Dataset(data, coords={"seed": np.arange(cfg.seeds), "time": first["times"], "node": np.arange(cfg.n)})
+    if first["iterations"] is not None:
+        ds["iteration"] = ("time", first["iterations"])
+    ds["theta_u"].attrs["units"] = "rad"
+    ds.attrs.update({"result_kind": "thm5", "mode": cfg.mode, "u_nodes": cfg.teacher[1],
+                     "integrator": "solve_ivp" if cfg.t_end is not None else ("minibatch" if cfg.batch else "euler")})
+    return ds

@@ -1,0 +1,557 @@
+"""Closed-form Gaussian kernels of one ReLU layer: the paper's psi_d and psi_l (Eq. 7) and companions.
+
+For x ~ N(0, sigma^2 I_d) and a unit u = w.x + b (relu activation f = relu(u), gate f' = 1(u > 0)),
+the paper (arXiv:1905.13405 v2, Sec. 3, Eq. 7) defines
+
+    psi_d(w, w') = E[1(u > 0) 1(u' > 0)]          psi_l(w, w') = E[relu(u) relu(u')],
+
+so that d_jj' = psi_d(w_j, w_j'), l_jj' = psi_l(w_j, w_j') at layer 0 (Theorem 2's D and L).
+Conventions and formulas are those of math.md sec. 1 (sigma_1 = sigma |w|, a = b / sigma_1,
+rho = cos angle(w, w'), r = sqrt(1 - rho^2)):
+
+* zero bias (``b1 = b2 = None``): the arc-cosine kernels psi_d = (pi - theta) / (2 pi) and
+  psi_l = sigma^2 |w||w'| g(theta) / (2 pi), g(theta) = sin theta + (pi - theta) cos theta;
+* with biases: psi_d = Phi2(a, a'; rho) (bivariate normal orthant probability, Owen's T form) and
+  psi_l = sigma_1 sigma_2 M(a, a'; rho) (truncated bivariate normal moment);
+* the Stein companion E[1(u > 0) relu(u') x] = sigma^2 [psi_d w' + c_delta w] (exact gradients,
+  Assumption 1) and its bias coordinate E[1(u > 0) relu(u')];
+* the single-unit moments P(u > 0) = Phi(a) and E[relu(u)] = sigma_1 (a Phi(a) + phi(a)).
+
+Accuracy: relative error <= 1e-9 wherever the value exceeds 1e-12 (design.md). The Owen's-T and
+moment closed forms are sums of terms that cancel in the deep tails; each entry's condition number
+(sum of |terms| / |value|) is computed alongside, and entries where it exceeds ``_COND_MAX`` are
+recomputed by a 1-D Gauss-Legendre quadrature of the log-concave integrand
+phi(z) (z + a)^p H((a' + rho z) / r) over z > -a, on panels placed at the integrand's mode, at the
+kink z = -a'/rho (width r/|rho|) and at the points where it has fallen by e^-45 (found by Newton's
+method), so that narrow features (rho -> +-1) and far tails are resolved. Near-parallel and
+near-antipodal pairs get 1 -+ rho and r from explicit differences |u -+ v| of the unit rows, not
+from the Gram matrix, so small angles keep full relative precision.
+
+Shapes: ``w1`` is (n1, d) and ``w2`` is (n2, d), one row per node (like ``torch.nn.Linear.weight``);
+biases are (n1,) / (n2,) or None; pairwise outputs are (n1, n2) float64.
+Only layer 0 sees Gaussian inputs: deeper layers use :mod:`luckbench.theory.montecarlo`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import erfcx, log_ndtr, ndtr, owens_t
+
+from luckbench.errors import InputError
+
+__all__ = ["psi_d", "psi_l", "gate_relu", "gate_relu_x", "gate_mean", "relu_mean"]
+
+_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+_COND_MAX = 1e3  # closed form kept where sum|terms| / |value| <= this (error <~ 1e3 * 1e-15)
+_NEAR_PARALLEL = 0.5  # |rho| above which 1 -+ rho is recomputed from explicit differences
+_PAIR_CHUNK = 1 << 20  # floats per chunk when forming explicit differences
+_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(24)
+_DROP = 45.0  # quadrature range: where the log-integrand has fallen by this much (e^-45 ~ 3e-20)
+
+
+# ----------------------------------------------------------------------------- input checking
+def _weights(w, name: str) -> np.ndarray:
+    """``w`` as a finite (n, d) float64 array with nonzero rows, else InputError naming it."""
+    arr = np.asarray(w, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise InputError(f"{name}: expected a non-empty 2-D array (nodes, d), got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise InputError(f"{name}: contains NaN or infinite entries")
+    norms = np.linalg.norm(arr, axis=1)
+    if np.any(norms == 0.0):
+        raise InputError(f"{name}: row {int(np.argmin(norms))} has zero norm")
+    return arr
+
+
+def _bias(b, n: int, name: str) -> np.ndarray:
+    """``b`` as a finite (n,) float64 array (None -> zeros), else InputError naming it."""
+    if b is None:
+        return np.zeros(n)
+    arr = np.asarray(b, dtype=np.float64)
+    if arr.shape != (n,):
+        raise InputError(f"{name}: expected shape ({n},), got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise InputError(f"{name}: contains NaN or infinite entries")
+    return arr
+
+
+def _sigma(sigma) -> float:
+    try:
+        s = float(sigma)
+    except (TypeError, ValueError):
+        raise InputError(f"sigma: expected a positive number, got {sigma!r}") from None
+    if not (math.isfinite(s) and s > 0.0):
+        raise InputError(f"sigma: expected a positive finite number, got {sigma!r}")
+    return s
+
+
+# ----------------------------------------------------------------------------- geometry
+@dataclass(frozen=True)
+class _Pairs:
+    """Per-pair quantities of math.md sec. 1, broadcast to (n1, n2)."""
+
+    s1: np.ndarray  # (n1, 1) sigma |w1|
+    s2: np.ndarray  # (1, n2) sigma |w2|
+    a1: np.ndarray  # (n1, 1) standardised biases
+    a2: np.ndarray  # (1, n2)
+    rho: np.ndarray  # (n1, n2) cosine
+    one_m: np.ndarray  # 1 - rho, accurate near rho = 1
+    one_p: np.ndarray  # 1 + rho, accurate near rho = -1
+    r: np.ndarray  # sqrt(1 - rho^2) = sin theta
+
+
+def _pair_diff_sq(u: np.ndarray, v: np.ndarray, i: np.ndarray, j: np.ndarray, sign: float) -> np.ndarray:
+    """|u_i - sign * v_j|^2 by explicit differences, in chunks of at most _PAIR_CHUNK floats."""
+    out = np.empty(i.size)
+    step = max(1, _PAIR_CHUNK // u.shape[1])
+    for lo in range(0, i.size, step):
+        diff = u[i[lo : lo + step]] - sign * v[j[lo : lo + step]]
+        out[lo : lo + step] = np.einsum("kd,kd->k", diff, diff)
+    return out
+
+
+def _pairs(w1, w2, b1, b2, sigma) -> _Pairs:
+    """Validate the inputs and compute sigma_i, a_i, rho, 1 -+ rho and r for every pair."""
+    w1 = _weights(w1, "w1")
+    w2 = _weights(w2, "w2")
+    if w1.shape[1] != w2.shape[1]:
+        raise InputError(f"w2: input dimension {w2.shape[1]} differs from w1's {w1.shape[1]}")
+    b1 = _bias(b1, w1.shape[0], "b1")
+    b2 = _bias(b2, w2.shape[0], "b2")
+    s = _sigma(sigma)
+    n1 = np.linalg.norm(w1, axis=1)
+    n2 = np.linalg.norm(w2, axis=1)
+    u, v = w1 / n1[:, None], w2 / n2[:, None]
+    rho = np.clip(u @ v.T, -1.0, 1.0)
+    one_m, one_p = 1.0 - rho, 1.0 + rho
+    for sign, near, dst in ((1.0, rho > _NEAR_PARALLEL, one_m), (-1.0, rho < -_NEAR_PARALLEL, one_p)):
+        i, j = np.nonzero(near)
+        if i.size:
+            dst[i, j] = 0.5 * _pair_diff_sq(u, v, i, j, sign)
+    rho = np.where(rho > 0, 1.0 - one_m, one_p - 1.0)
+    one_m, one_p = np.where(rho > 0, one_m, 2.0 - one_p), np.where(rho > 0, 2.0 - one_m, one_p)
+    r = np.sqrt(one_m * one_p)
+    s1, s2 = (s * n1)[:, None], (s * n2)[None, :]
+    return _Pairs(s1, s2, b1[:, None] / s1, b2[None, :] / s2, rho, one_m, one_p, r)
+
+
+# ----------------------------------------------------------------------------- scalar helpers
+def _phi(t):
+    """Standard normal density."""
+    return np.exp(-0.5 * np.square(t) - _LOG_SQRT_2PI)
+
+
+def _log_g(t):
+    """log G(t), G(t) = E[(Z + t)_+] = t Phi(t) + phi(t), accurate in the lower tail.
+
+    For t < -1, G(t) = phi(t) (1 - x m(x)) with x = -t and m the Mills ratio; 1 - x m(x) is taken
+    from erfcx for x < 15 and from its asymptotic series sum_k (-1)^(k+1) (2k-1)!! / x^(2k) beyond.
+    """
+    t = np.asarray(t, dtype=np.float64)
+    out = np.empty_like(t)
+    upper = t >= -1.0
+    tu = t[upper]
+    with np.errstate(over="ignore", invalid="ignore"):
+        out[upper] = np.log(tu * ndtr(tu) + _phi(tu))
+    x = -t[~upper]
+    mid = x < 15.0
+    tail = np.empty_like(x)
+    tail[mid] = 1.0 - x[mid] * math.sqrt(math.pi / 2.0) * erfcx(x[mid] / math.sqrt(2.0))
+    with np.errstate(over="ignore", divide="ignore"):
+        inv2 = 1.0 / np.square(x[~mid])
+    term, acc = inv2.copy(), np.zeros_like(inv2)
+    for k in range(1, 13):
+        acc += term
+        term = -term * (2 * k + 1) * inv2
+    tail[~mid] = acc
+    with np.errstate(divide="ignore"):
+        out[~upper] = -0.5 * np.square(x) - _LOG_SQRT_2PI + np.log(tail)
+    return out
+
+
+def _g(t):
+    """G(t) = E[(Z + t)_+] = t Phi(t) + phi(t) (single-unit relu moment, math.md sec. 4)."""
+    return np.exp(_log_g(t))
+
+
+def _r_g(mu, r):
+    """r G(mu / r) = E[(mu + r Z)_+], with the r = 0 limit max(mu, 0)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        val = r * _g(mu / np.where(r > 0, r, 1.0))
+    return np.where(r > 0, val, np.maximum(mu, 0.0))
+
+
+def _interval_prob(lo, hi):
+    """P(lo < Z < hi) without cancellation in either tail (0 if hi <= lo)."""
+    upper = lo > 0
+    p = np.where(upper, ndtr(-lo) - ndtr(-hi), ndtr(hi) - ndtr(lo))
+    return np.where(hi > lo, p, 0.0)
+
+
+# ----------------------------------------------------------------------------- closed forms
+# Every function below takes 1-D arrays of equal length (one entry per pair): h = a, k = a',
+# rho, r, one_m = 1 - rho, one_p = 1 + rho. Each closed form is evaluated with its magnitude
+# sum|terms|; entries whose condition number sum|terms| / value exceeds _COND_MAX, or whose value
+# is not positive, are recomputed by _quad.
+_GENZ_NODES, _GENZ_WEIGHTS = np.polynomial.legendre.leggauss(20)
+_GENZ_RHO = 0.925
+_BLOCK = 4096  # pairs per block in _genz_phi2  # |rho| below which the Drezner-Wesolowsky/Genz integral is used (Genz 2004)
+
+
+def _genz_phi2(h, k, rho):
+    """Phi2 = Phi(h) Phi(k) + (1/2pi) int_0^asin(rho) exp(-(h^2 + k^2 - 2hk sin t)/(2 cos^2 t)) dt.
+
+    20-point Gauss-Legendre in t (Genz 2004, |rho| < 0.925); returns (value, sum|terms|).
+    """
+    half = 0.5 * np.arcsin(rho)
+    hk, hs = h * k, 0.5 * (h * h + k * k)
+    integral = np.empty_like(h)
+    for lo in range(0, h.size, _BLOCK):  # blocks keep the (pairs, nodes) temporaries in cache
+        sl = slice(lo, lo + _BLOCK)
+        sn = np.sin(half[sl, None] * (1.0 + _GENZ_NODES))
+        integral[sl] = np.exp((sn * hk[sl, None] - hs[sl, None]) / (1.0 - sn * sn)) @ _GENZ_WEIGHTS
+    integral *= half / (2.0 * math.pi)
+    indep = ndtr(h) * ndtr(k)
+    return indep + integral, indep + np.abs(integral)
+
+
+def _owen_phi2(h, k, rho, r, one_m, one_p):
+    """Phi2(h, k; rho) by Owen's T (math.md sec. 1); returns (value, sum|terms|). Requires r > 0.
+
+    Phi2 = Phi(h)/2 + Phi(k)/2 - T(h, (k - rho h)/(h r)) - T(k, (h - rho k)/(k r)) - beta0;
+    h = k = 0 gives 1/4 + arcsin(rho)/(2 pi).
+    """
+    mu_k, mu_h = _cross(h, k, rho, one_m, one_p), _cross(k, h, rho, one_m, one_p)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        th = np.where(h == 0, 0.25 * np.sign(mu_k), owens_t(h, mu_k / (h * r)))
+        tk = np.where(k == 0, 0.25 * np.sign(mu_h), owens_t(k, mu_h / (k * r)))
+    hk = np.sign(h) * np.sign(k)  # sign of h k, immune to underflow
+    beta0 = np.where((hk > 0) | ((hk == 0) & (h + k >= 0)), 0.0, 0.5)
+    ph, pk = ndtr(h), ndtr(k)
+    val = 0.5 * ph + 0.5 * pk - th - tk - beta0
+    mag = 0.5 * ph + 0.5 * pk + np.abs(th) + np.abs(tk) + beta0
+    origin = (h == 0) & (k == 0)
+    arc = np.arctan2(rho, r) / (2.0 * math.pi)
+    return np.where(origin, 0.25 + arc, val), np.where(origin, 0.25 + np.abs(arc), mag)
+
+
+def _cross(h, k, rho, one_m, one_p):
+    """k - rho h without cancellation: (k - h) + (1 - rho) h for rho > 0, (k + h) - (1 + rho) h otherwise."""
+    return np.where(rho > 0, (k - h) + one_m * h, (k + h) - one_p * h)
+
+
+def _degenerate_phi2(h, k, rho):
+    """Phi2 at rho = +-1 exactly: Phi(min(h, k)) or P(-h < Z < k); returns (value, value)."""
+    val = np.where(rho > 0, ndtr(np.minimum(h, k)), _interval_prob(-h, k))
+    return val, val
+
+
+def _ill_conditioned(val, mag):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return ~(mag <= _COND_MAX * val) | ~(val > 0)
+
+
+def _by_regime(h, k, rho, r, one_m, one_p, forms, p, q):
+    """Evaluate ``forms`` = (general(mask), degenerate(mask)) and repair ill-conditioned entries."""
+    val, mag = np.empty_like(h), np.empty_like(h)
+    for mask, form in zip((r > 0, r == 0), forms):
+        if np.any(mask):
+            val[mask], mag[mask] = form(mask)
+    bad = _ill_conditioned(val, mag)
+    if np.any(bad):
+        mu = _cross(h[bad], k[bad], rho[bad], one_m[bad], one_p[bad])
+        val[bad] = _quad(h[bad], mu, rho[bad], r[bad], p=p, q=q)
+    return val
+
+
+def _phi2(h, k, rho, r, one_m, one_p):
+    """Phi2(h, k; rho) = P(Z1 < h, Z2 < k) = psi_d (with biases)."""
+
+    def general(m):
+        val, mag = np.empty(np.count_nonzero(m)), np.empty(np.count_nonzero(m))
+        genz = np.abs(rho[m]) < _GENZ_RHO
+        hm, km, rm = h[m], k[m], rho[m]
+        val[genz], mag[genz] = _genz_phi2(hm[genz], km[genz], rm[genz])
+        owen = ~genz
+        val[owen], mag[owen] = _owen_phi2(hm[owen], km[owen], rm[owen], r[m][owen], one_m[m][owen], one_p[m][owen])
+        return val, mag
+
+    def degenerate(m):
+        return _degenerate_phi2(h[m], k[m], rho[m])
+
+    return _by_regime(h, k, rho, r, one_m, one_p, (general, degenerate), 0, 0)
+
+
+def _terms(h, k, rho, r, one_m, one_p):
+    """A1 = phi(h) Phi((k - rho h)/r), A2 = phi(k) Phi((h - rho k)/r), r^2 phi2(h, k; rho) (sec. 1), r > 0."""
+    a1 = _phi(h) * ndtr(_cross(h, k, rho, one_m, one_p) / r)
+    a2 = _phi(k) * ndtr(_cross(k, h, rho, one_m, one_p) / r)
+    # (h^2 - 2 rho h k + k^2) / r^2, written without cancellation near rho = +-1
+    quad_form = np.where(
+        rho > 0, np.square(h - k) / np.square(r) + 2.0 * h * k / one_p, np.square(h + k) / np.square(r) - 2.0 * h * k / one_m
+    )
+    return a1, a2, r * np.exp(-0.5 * quad_form) / (2.0 * math.pi)
+
+
+def _antipodal(h, k):
+    """P = P(lo < Z < hi), E1 = phi(lo) - phi(hi), lo phi(lo), hi phi(hi) for lo = -h, hi = k (rho = -1)."""
+    lo, hi = -h, k
+    inside = hi > lo
+    prob = _interval_prob(lo, hi)
+    e1 = np.where(inside, _phi(lo) - _phi(hi), 0.0)
+    return prob, e1, np.where(inside, lo * _phi(lo), 0.0), np.where(inside, hi * _phi(hi), 0.0)
+
+
+def _moment(h, k, rho, r, one_m, one_p, phi2):
+    """M(h, k; rho) = E[(Z1 + h)_+ (Z2 + k)_+] = psi_l / (sigma_1 sigma_2), math.md sec. 1.
+
+    M = (h k + rho) Phi2 + k A1 + h A2 + r^2 phi2; at rho = 1: (1 + h k) Phi(mu) + (h + k - mu) phi(mu)
+    with mu = min(h, k); at rho = -1: h k P + (k - h) E1 - E2 with E2 = P + lo phi(lo) - hi phi(hi).
+    """
+
+    def general(m):
+        hm, km, rm = h[m], k[m], rho[m]
+        a1, a2, r2phi2 = _terms(hm, km, rm, r[m], one_m[m], one_p[m])
+        c = hm * km + rm
+        terms = (c * phi2[m], km * a1, hm * a2, r2phi2)
+        return sum(terms), sum(np.abs(t) for t in terms)
+
+    def degenerate(m):
+        hm, km = h[m], k[m]
+        mu = np.minimum(hm, km)
+        par = ((1.0 + hm * km) * ndtr(mu), (hm + km - mu) * _phi(mu))
+        prob, e1, lphi, hphi = _antipodal(hm, km)
+        anti = (hm * km * prob, (km - hm) * e1, -prob, -lphi, hphi)
+        up = rho[m] > 0
+        return (
+            np.where(up, sum(par), sum(anti)),
+            np.where(up, sum(np.abs(t) for t in par), sum(np.abs(t) for t in anti)),
+        )
+
+    return _by_regime(h, k, rho, r, one_m, one_p, (general, degenerate), 1, 1)
+
+
+def _gate_relu_std(h, k, rho, r, one_m, one_p, phi2):
+    """N(h, k; rho) = E[1(Z1 > -h) (Z2 + k)_+] = k Phi2 + A2 + rho A1 (sec. 1, Stein bias part).
+
+    Degenerate: rho = 1 gives k Phi(mu) + phi(mu), mu = min(h, k); rho = -1 gives k P - E1.
+    """
+
+    def general(m):
+        hm, km, rm = h[m], k[m], rho[m]
+        a1, a2, _ = _terms(hm, km, rm, r[m], one_m[m], one_p[m])
+        terms = (km * phi2[m], a2, rm * a1)
+        return sum(terms), sum(np.abs(t) for t in terms)
+
+    def degenerate(m):
+        hm, km = h[m], k[m]
+        mu = np.minimum(hm, km)
+        par = (km * ndtr(mu), _phi(mu))
+        prob, e1, _, _ = _antipodal(hm, km)
+        anti = (km * prob, -e1)
+        up = rho[m] > 0
+        return (
+            np.where(up, sum(par), sum(anti)),
+            np.where(up, sum(np.abs(t) for t in par), sum(np.abs(t) for t in anti)),
+        )
+
+    return _by_regime(h, k, rho, r, one_m, one_p, (general, degenerate), 0, 1)
+
+
+# ----------------------------------------------------------------------------- tail quadrature
+def _log_inner(num, r, q):
+    """log H_q and d log H_q / d num, H_0 = Phi(num / r), H_1 = r G(num / r) (r = 0: step, num_+)."""
+    pos = r > 0
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        rs = np.where(pos, r, 1.0)
+        t = num / rs
+        lnd = log_ndtr(t)
+        if q == 0:
+            logh = lnd
+            dlog = np.exp(-0.5 * t * t - _LOG_SQRT_2PI - lnd) / rs
+            step_log, step_d = np.where(num > 0, 0.0, -np.inf), np.zeros_like(num)
+        else:
+            logg = _log_g(t)
+            logh = np.log(rs) + logg
+            dlog = np.exp(lnd - logg) / rs
+            step_log, step_d = np.log(np.maximum(num, 0.0)), 1.0 / num
+    return np.where(pos, logh, step_log), np.where(pos, dlog, step_d)
+
+
+def _log_integrand(y, h, mu, rho, r, p, q):
+    """log of phi(y - h) y^p H_q(mu + rho y) and its y-derivative (log-concave in y > 0)."""
+    logh, dlog = _log_inner(mu + rho * y, r, q)
+    f = -0.5 * np.square(y - h) - _LOG_SQRT_2PI + logh
+    df = h - y + rho * dlog
+    if p:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f = f + np.log(np.maximum(y, 0.0))
+            df = df + 1.0 / y
+    return f, df
+
+
+def _quad(h, mu, rho, r, p, q):
+    """int_0^oo phi(y - h) y^p H_q(mu + rho y) dy by panelled Gauss-Legendre (1-D arrays).
+
+    With y = z + h and mu = k - rho h this is int_{z > -h} phi(z) (z + h)^p H_q(k + rho z) dz:
+    p = 0, q = 0: Phi2(h, k; rho); p = 1, q = 1: M; p = 0, q = 1: N. Measuring y from the lower
+    limit keeps mu + rho y exact where the kink y = -mu/rho sits next to it. The integrand is
+    log-concave with curvature >= 1, so it lives within sqrt(2 _DROP) of its mode; the domain is
+    y > 0, intersected at r = 0 with mu + rho y > 0.
+    """
+    deg = r == 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cut = -mu / rho
+    lo = np.where(deg & (rho > 0), np.maximum(0.0, cut), 0.0)
+    hi = np.where(deg & (rho < 0), cut, np.inf)
+    empty = ~(hi > lo)
+    hi = np.where(empty, lo + 1.0, hi)
+
+    def log_f(y):
+        return _log_integrand(y, h, mu, rho, r, p, q)
+
+    # bracket and bisect the mode (f' is decreasing)
+    top = np.where(np.isfinite(hi), hi, np.maximum(lo, h) + 1.0)
+    for _ in range(80):
+        grow = np.isinf(hi) & (log_f(top)[1] > 0)
+        if not np.any(grow):
+            break
+        top = np.where(grow, lo + 2.0 * (top - lo), top)
+    a, b = lo.copy(), top
+    for _ in range(100):
+        mid = 0.5 * (a + b)
+        up = log_f(mid)[1] > 0
+        a, b = np.where(up, mid, a), np.where(up, b, mid)
+    mode = 0.5 * (a + b)
+    fmax = log_f(mode)[0]
+    width = math.sqrt(2.0 * _DROP)
+
+    def drop_point(start, bound, towards):
+        """Newton on f(y) = fmax - _DROP from the far side (monotone for concave f)."""
+        y = np.where(towards > 0, np.minimum(start, bound), np.maximum(start, bound))
+        for _ in range(60):
+            f, df = log_f(y)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                step = (f - fmax + _DROP) / df
+            y_new = np.where(np.isfinite(f) & np.isfinite(step), y - step, 0.5 * (y + mode))
+            y = np.where(towards > 0, np.clip(y_new, mode, bound), np.clip(y_new, bound, mode))
+        return y
+
+    right = drop_point(mode + width, hi, 1)
+    left = drop_point(mode - width, lo, -1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kink = np.where(rho != 0, cut, left)
+        kw = np.where(rho != 0, r / np.abs(rho), 0.0)
+    pts = [left, right, mode, kink]
+    for c in (1.0, 4.0, 16.0):
+        pts += [kink - c * kw, kink + c * kw]
+    pts = np.sort(np.clip(np.stack(pts), left, right), axis=0)  # (n_pts, P)
+    a_pan, b_pan = pts[:-1], pts[1:]  # (n_pan, P)
+    half = 0.5 * (b_pan - a_pan)
+    y = 0.5 * (a_pan + b_pan)[..., None] + half[..., None] * _GL_NODES  # (n_pan, P, n_gl)
+    f = _log_integrand(y, h[:, None], mu[:, None], rho[:, None], r[:, None], p, q)[0]
+    with np.errstate(invalid="ignore"):
+        vals = np.where(np.isfinite(f), np.exp(f - fmax[:, None]), 0.0)
+    total = np.sum(half * (vals @ _GL_WEIGHTS), axis=0)
+    return np.where(empty | ~np.isfinite(fmax), 0.0, np.exp(fmax) * total)
+
+
+# ----------------------------------------------------------------------------- public API
+def _zero_bias(b1, b2) -> bool:
+    return b1 is None and b2 is None
+
+
+def _angles(pp: _Pairs):
+    """theta and pi - theta from half-angle norms, accurate at both ends."""
+    sm, sp = np.sqrt(pp.one_m), np.sqrt(pp.one_p)
+    return 2.0 * np.arctan2(sm, sp), 2.0 * np.arctan2(sp, sm)
+
+
+def _arccos_g(theta, comp):
+    """g(theta) = sin theta + (pi - theta) cos theta; series sum 2k(-1)^(k+1) e^(2k+1)/(2k+1)! near pi."""
+    direct = np.sin(theta) + comp * np.cos(theta)
+    e = np.minimum(comp, 0.5)
+    series, term = np.zeros_like(e), e.copy()
+    for k in range(1, 12):
+        term = term * e * e / ((2 * k) * (2 * k + 1))  # e^(2k+1)/(2k+1)!
+        series += (-1) ** (k + 1) * 2 * k * term
+    return np.where(comp < 0.5, series, direct)
+
+
+def _with_bias(pp: _Pairs):
+    """psi_d = Phi2 and the flat per-pair arguments (h, k, rho, r, 1 - rho, 1 + rho) for the other forms."""
+    shape = pp.rho.shape
+    args = tuple(np.broadcast_to(x, shape).ravel() for x in (pp.a1, pp.a2, pp.rho, pp.r, pp.one_m, pp.one_p))
+    return _phi2(*args), args
+
+
+def psi_d(w1, w2, b1=None, b2=None, sigma=1.0) -> np.ndarray:
+    """psi_d(w, w') = E[1(w.x + b > 0) 1(w'.x + b' > 0)], x ~ N(0, sigma^2 I)  (paper Eq. 7).
+
+    Zero bias: (pi - theta) / (2 pi). With biases: Phi2(a, a'; rho) (math.md sec. 1). (n1, n2).
+    """
+    pp = _pairs(w1, w2, b1, b2, sigma)
+    if _zero_bias(b1, b2):
+        return _angles(pp)[1] / (2.0 * math.pi)
+    return _with_bias(pp)[0].reshape(pp.rho.shape)
+
+
+def psi_l(w1, w2, b1=None, b2=None, sigma=1.0) -> np.ndarray:
+    """psi_l(w, w') = E[relu(w.x + b) relu(w'.x + b')], x ~ N(0, sigma^2 I)  (paper Eq. 7).
+
+    Zero bias: sigma^2 |w||w'| g(theta) / (2 pi), g = sin + (pi - theta) cos. With biases:
+    sigma_1 sigma_2 M(a, a'; rho) (math.md sec. 1). (n1, n2).
+    """
+    pp = _pairs(w1, w2, b1, b2, sigma)
+    if _zero_bias(b1, b2):
+        theta, comp = _angles(pp)
+        return pp.s1 * pp.s2 * _arccos_g(theta, comp) / (2.0 * math.pi)
+    phi2, args = _with_bias(pp)
+    return pp.s1 * pp.s2 * _moment(*args, phi2).reshape(pp.rho.shape)
+
+
+def gate_relu(w1, w2, b1=None, b2=None, sigma=1.0) -> np.ndarray:
+    """E[1(u1 > 0) relu(u2)] = sigma_2 (a' Phi2 + A2 + rho A1): bias coordinate of the Stein companion.
+
+    (n1, n2); math.md sec. 1.
+    """
+    pp = _pairs(w1, w2, b1, b2, sigma)
+    phi2, args = _with_bias(pp)
+    return pp.s2 * _gate_relu_std(*args, phi2).reshape(pp.rho.shape)
+
+
+def gate_relu_x(w1, w2, b1=None, b2=None, sigma=1.0) -> np.ndarray:
+    """Stein companion E[1(u1 > 0) relu(u2) x] = sigma^2 [psi_d w2 + c_delta w1], shape (n1, n2, d).
+
+    c_delta = E[delta(u1) relu(u2)] = (phi(a)/sigma_1) sigma_2 r G((a' - rho a)/r), G(t) = t Phi(t)
+    + phi(t) (math.md sec. 1; Stein's lemma E[x F(x)] = sigma^2 E[grad F]).
+    """
+    pp = _pairs(w1, w2, b1, b2, sigma)
+    w1a, w2a = np.asarray(w1, dtype=np.float64), np.asarray(w2, dtype=np.float64)
+    if _zero_bias(b1, b2):
+        d = _angles(pp)[1] / (2.0 * math.pi)
+    else:
+        d = _with_bias(pp)[0].reshape(pp.rho.shape)
+    c_delta = _phi(pp.a1) / pp.s1 * pp.s2 * _r_g(_cross(pp.a1, pp.a2, pp.rho, pp.one_m, pp.one_p), pp.r)
+    s2 = _sigma(sigma) ** 2
+    return s2 * (d[:, :, None] * w2a[None, :, :] + c_delta[:, :, None] * w1a[:, None, :])
+
+
+def _single(w, b, sigma):
+    w = _weights(w, "w")
+    b = _bias(b, w.shape[0], "b")
+    s1 = _sigma(sigma) * np.linalg.norm(w, axis=1)
+    return s1, b / s1
+
+
+def gate_mean(w, b=None, sigma=1.0) -> np.ndarray:
+    """P(w.x + b > 0) = Phi(a), a = b / (sigma |w|); shape (n,)."""
+    return ndtr(_single(w, b, sigma)[1])
+
+
+def relu_mean(w, b=None, sigma=1.0) -> np.ndarray:
+    """E[relu(w.x + b)] = sigma |w| (a Phi(a) + phi(a)); shape (n,) (math.md sec. 4, L_{j,0})."""
+    s1, a = _single(w, b, sigma)
+    return s1 * _g(a)

@@ -1,0 +1,127 @@
+"""Monte Carlo twins of the kernels in :mod:`luckbench.theory.kernels`, for any input sampler.
+
+The closed forms hold for Gaussian inputs at layer 0 only (math.md sec. 1); deeper layers see
+non-Gaussian inputs, and the closed forms themselves need an independent cross-check. For a
+``sampler(n, rng) -> (n, d)`` array of inputs x and units u = w.x + b, :func:`mc_kernels` estimates
+
+    psi_d        E[1(u1 > 0) 1(u2 > 0)]           (n1, n2)   paper Eq. 7
+    psi_l        E[relu(u1) relu(u2)]             (n1, n2)   paper Eq. 7
+    gate_relu    E[1(u1 > 0) relu(u2)]            (n1, n2)   Stein companion, bias coordinate
+    gate_relu_x  E[1(u1 > 0) relu(u2) x]          (n1, n2, d) Stein companion (math.md sec. 1)
+    gate_mean    E[1(u1 > 0)]                     (n1,)
+    relu_mean    E[relu(u1)]                      (n1,)
+
+each as an :class:`MCEstimate` (mean and standard error of the mean). Samples are drawn and reduced
+chunk by chunk (sums and sums of squares accumulated in float64), so millions of samples fit in a
+few megabytes. One seed gives one result for a given chunk size.
+"""
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+
+import numpy as np
+
+from luckbench.errors import InputError
+
+__all__ = ["KERNELS", "MCEstimate", "mc_kernels"]
+
+KERNELS = ("psi_d", "psi_l", "gate_relu", "gate_relu_x", "gate_mean", "relu_mean")
+_DEFAULT = ("psi_d", "psi_l", "gate_relu", "gate_mean", "relu_mean")
+
+
+@dataclass(frozen=True)
+class MCEstimate:
+    """Sample mean of an expectation, its standard error sqrt(var / n), and the sample count n."""
+
+    mean: np.ndarray
+    stderr: np.ndarray
+    n_samples: int
+
+    def zscore(self, exact) -> np.ndarray:
+        """(mean - exact) / stderr; 0 where both the error and stderr vanish, +-inf where only stderr does."""
+        diff = self.mean - np.asarray(exact, dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = diff / self.stderr
+        return np.where((diff == 0) & (self.stderr == 0), 0.0, z)
+
+
+def _factors(name, gate1, gate2, act1, act2):
+    """The per-sample factors whose product is the kernel's integrand: (left, right) or (value, None)."""
+    return {
+        "psi_d": (gate1, gate2),
+        "psi_l": (act1, act2),
+        "gate_relu": (gate1, act2),
+        "gate_relu_x": (gate1, act2),
+        "gate_mean": (gate1, None),
+        "relu_mean": (act1, None),
+    }[name]
+
+
+def _chunk_sums(name, x, left, right):
+    """Sum and sum of squares over one chunk of the per-sample values of kernel ``name``."""
+    if right is None:
+        return left.sum(axis=0), (left * left).sum(axis=0)
+    if name == "gate_relu_x":
+        return (np.einsum("si,sj,sk->ijk", left, right, x), np.einsum("si,sj,sk->ijk", left * left, right * right, x * x))
+    return left.T @ right, (left * left).T @ (right * right)
+
+
+def mc_kernels(
+    w1,
+    w2,
+    b1=None,
+    b2=None,
+    *,
+    sampler,
+    n_samples: int,
+    seed: int = 0,
+    chunk: int = 65536,
+    names=_DEFAULT,
+) -> dict[str, MCEstimate]:
+    """Monte Carlo estimates of the kernels ``names`` (default: all but the costly gate_relu_x).
+
+    ``w1`` (n1, d), ``w2`` (n2, d), biases (n1,)/(n2,) or None (zero); ``sampler(n, rng)`` returns an
+    (n, d) array of inputs (e.g. :func:`luckbench.datasets.gaussian.gaussian_sampler`); samples are
+    drawn from ``numpy.random.default_rng(seed)`` in chunks of ``chunk`` rows.
+    """
+    from luckbench.theory.kernels import _bias, _weights
+
+    w1, w2 = _weights(w1, "w1"), _weights(w2, "w2")
+    if w1.shape[1] != w2.shape[1]:
+        raise InputError(f"w2: input dimension {w2.shape[1]} differs from w1's {w1.shape[1]}")
+    b1, b2 = _bias(b1, w1.shape[0], "b1"), _bias(b2, w2.shape[0], "b2")
+    names = tuple(names)
+    unknown = [n for n in names if n not in KERNELS]
+    if unknown:
+        raise InputError(f"names: unknown kernel(s) {unknown}; choose from {list(KERNELS)}")
+    for label, value in (("n_samples", n_samples), ("chunk", chunk)):
+        try:
+            ok = operator.index(value) >= (2 if label == "n_samples" else 1)
+        except TypeError:
+            ok = False
+        if not ok:
+            raise InputError(f"{label}: expected a positive integer (n_samples >= 2), got {value!r}")
+    rng = np.random.default_rng(seed)
+    d = w1.shape[1]
+    sums: dict[str, list] = {name: [0.0, 0.0] for name in names}
+    done = 0
+    while done < n_samples:
+        n = min(chunk, n_samples - done)
+        x = np.asarray(sampler(n, rng), dtype=np.float64)
+        if x.shape != (n, d):
+            raise InputError(f"sampler: returned shape {x.shape}, expected ({n}, {d})")
+        u1, u2 = x @ w1.T + b1, x @ w2.T + b2
+        gate1, gate2 = (u1 > 0).astype(np.float64), (u2 > 0).astype(np.float64)
+        act1, act2 = np.maximum(u1, 0.0), np.maximum(u2, 0.0)
+        for name in names:
+            s, q = _chunk_sums(name, x, *_factors(name, gate1, gate2, act1, act2))
+            sums[name][0] = sums[name][0] + s
+            sums[name][1] = sums[name][1] + q
+        done += n
+    out = {}
+    for name, (s, q) in sums.items():
+        mean = s / n_samples
+        var = np.maximum(q / n_samples - mean * mean, 0.0) * n_samples / (n_samples - 1)
+        out[name] = MCEstimate(mean=mean, stderr=np.sqrt(var / n_samples), n_samples=n_samples)
+    return out
