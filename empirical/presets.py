@@ -75,6 +75,7 @@ class TrainConfig:
     dtype: str = _f("float32", "network dtype", ("float32", "float64"))
     threads: int = _f(0, "torch CPU threads (0 = auto: 1 for small students, else torch's default)")
     progress: bool = _f(True, "show a progress bar (only on a terminal)")
+    fused_sgd: bool = _f(True, "hand-written SGD step for plain SGD + MSE on BN-free FC students (same maths, faster)")
 
     def __post_init__(self):
         for name, choices in (("data", DATA), ("bn", BN), ("teacher_bn", BN), ("lr_schedule", SCHEDULES),

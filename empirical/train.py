@@ -9,7 +9,10 @@ One run (:func:`train`) of a :class:`~luckbench.empirical.presets.TrainConfig`:
 2. Each epoch: ``steps_per_epoch`` SGD steps (lr schedule, momentum, weight decay) on the loss
    between student and teacher outputs (MSE by default). Inputs come in chunks of 256
    mini-batches - GAUS drawn fresh on the training device, or a finite set walked in a seeded
-   order - and the teacher labels a whole chunk in one no-grad call.
+   order - and the teacher labels a whole chunk in one no-grad call. Plain SGD with MSE on a
+   BN-free FC student (the paper's setting) uses a hand-written step that folds each weight
+   update into one in-place matrix product (:func:`fused_sgd_epoch`); everything else goes
+   through autograd and ``torch.optim.SGD``.
 3. After every epoch (and at epoch 0, before training) the metrics of
    :mod:`luckbench.empirical.metrics` on the validation set: per-layer correlations (kept for the
    mean rank), loss, accuracies; beta*/H* snapshots at the first and last epoch (and every
@@ -272,6 +275,52 @@ def _evaluate(cfg: TrainConfig, data: RunData, teacher, student) -> metrics.Eval
                             batch_size=cfg.eval_batch)
 
 
+def fused_sgd_applies(cfg: TrainConfig) -> bool:
+    """The hand-written step of :func:`fused_sgd_epoch` is used for plain SGD with MSE on BN-free
+    FC students (the paper's default setting), unless ``cfg.fused_sgd`` is off."""
+    return (cfg.fused_sgd and cfg.kind == "fc" and cfg.bn == "none" and cfg.loss == "mse"
+            and cfg.momentum == 0 and cfg.weight_decay == 0)
+
+
+@torch.no_grad()
+def fused_sgd_epoch(student: ReLUNet, teacher: ReLUNet, lr: float, chunks, *, batch_size: int, bar=None) -> float:
+    """One epoch of plain SGD on the MSE, forward and backward written out by hand.
+
+    Per mini-batch: ``h_{l+1} = relu(h_l W_l^T + b_l)``, ``g = 2 (out - target) / numel`` (the
+    gradient of ``F.mse_loss``), then from the top: ``g_in = (g W_l) * 1(h_l > 0)`` with the
+    weights before the update, and the update itself as one in-place ``W_l -= lr g^T h_l``
+    (``addmm_``) and ``b_l -= lr sum(g)``. Same mathematics as autograd + ``torch.optim.SGD``,
+    without gradient buffers or a separate optimizer pass. Returns the mean mini-batch loss.
+    """
+    weights = [lin.weight for lin in student.linears]
+    biases = [lin.bias for lin in student.linears]
+    total, steps = None, 0
+    for xc in chunks:
+        tc = teacher(xc)
+        for xb, tb in zip(xc.split(batch_size), tc.split(batch_size)):
+            acts = [xb]
+            for w, b in zip(weights[:-1], biases[:-1]):
+                h = acts[-1] @ w.t() if b is None else torch.addmm(b, acts[-1], w.t())
+                acts.append(h.clamp_(min=0))
+            out = acts[-1] @ weights[-1].t() if biases[-1] is None else torch.addmm(biases[-1], acts[-1], weights[-1].t())
+            diff = out.sub_(tb)
+            mse = diff.pow(2).mean()
+            total = mse if total is None else total + mse
+            g = diff.mul_(2.0 / diff.numel())
+            for l in range(len(weights) - 1, -1, -1):
+                g_in = g @ weights[l] if l > 0 else None
+                if biases[l] is not None:
+                    biases[l].sub_(g.sum(0), alpha=lr)
+                weights[l].addmm_(g.t(), acts[l], alpha=-lr)
+                if l > 0:
+                    g = g_in.mul_(acts[l] > 0)
+        n = -(-xc.shape[0] // batch_size)
+        steps += n
+        if bar is not None:
+            bar.update(n)
+    return float(total) / steps
+
+
 def train_epoch(student, teacher, opt, chunks, *, batch_size: int, loss: str, bar=None) -> float:
     """One epoch of SGD on ``loss(student(x), teacher(x))``; returns the mean mini-batch loss."""
     total = None
@@ -290,6 +339,13 @@ def train_epoch(student, teacher, opt, chunks, *, batch_size: int, loss: str, ba
         if bar is not None:
             bar.update(n)
     return float(total) / steps
+
+
+def run_epoch(cfg: TrainConfig, student, teacher, opt, chunks, bar=None) -> float:
+    """One training epoch: :func:`fused_sgd_epoch` where it applies, else :func:`train_epoch`."""
+    if fused_sgd_applies(cfg):
+        return fused_sgd_epoch(student, teacher, opt.param_groups[0]["lr"], chunks, batch_size=cfg.batch_size, bar=bar)
+    return train_epoch(student, teacher, opt, chunks, batch_size=cfg.batch_size, loss=cfg.loss, bar=bar)
 
 
 def _show_progress(cfg: TrainConfig) -> bool:
@@ -360,8 +416,7 @@ def _train(cfg: TrainConfig, device: torch.device, checkpoint: Path | None, resu
             lr = lr_at(cfg, epoch)
             for group in opt.param_groups:
                 group["lr"] = lr
-            train_loss = train_epoch(student, teacher, opt, epoch_chunks(cfg, data, epoch, device),
-                                     batch_size=cfg.batch_size, loss=cfg.loss, bar=bar)
+            train_loss = run_epoch(cfg, student, teacher, opt, epoch_chunks(cfg, data, epoch, device), bar)
             if not math.isfinite(train_loss):
                 raise InputError(f"training diverged at epoch {epoch} (loss {train_loss}); lower --lr")
             ev = _evaluate(cfg, data, teacher, student)

@@ -1,14 +1,13 @@
 """The ``luckbench`` command.
 
-Each subcommand lives in ``luckbench/commands/<name>.py`` with ``add_parser(subparsers)`` and
-``run(args) -> int``; modules are imported lazily so ``luckbench --help`` stays fast.
+Each subcommand lives in ``luckbench/commands/<name>.py`` with ``add_parser(parser)`` and
+``run(args) -> int``; only the chosen one is imported, so ``luckbench report`` never pays for torch.
 Bad input (InputError, a missing file) is one line on stderr and exit code 2, never a traceback.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import sys
 
 from luckbench import __version__
@@ -32,29 +31,32 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def _available_commands() -> dict:
-    found = {}
-    for name, (module, help_text) in COMMANDS.items():
-        if importlib.util.find_spec(module) is not None:
-            found[name] = (module, help_text)
-    return found
+def _chosen_command(argv: list[str]) -> str | None:
+    """The subcommand named on the command line (the first non-option word), if any."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The full parser; only the chosen subcommand's module is imported (torch costs seconds)."""
     parser = _Parser(prog="luckbench",
                      description="Theory-verification workbench for 'Luck Matters' (Tian et al., 2019).")
     parser.add_argument("--version", action="version", version=f"luckbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name, (module, help_text) in _available_commands().items():
-        mod = importlib.import_module(module)
+    chosen = _chosen_command(sys.argv[1:] if argv is None else argv)
+    for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        mod.add_parser(p)
-        p.set_defaults(_run=mod.run)
+        if name == chosen:
+            mod = importlib.import_module(module)
+            mod.add_parser(p)
+            p.set_defaults(_run=mod.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()

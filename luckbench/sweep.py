@@ -50,6 +50,7 @@ import itertools
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -326,9 +327,12 @@ def run_sweep(spec: SweepSpec, out_dir: str | os.PathLike, *, executor: str = "l
     if executor not in ("local", "slurm"):
         raise InputError(f"--executor: expected local or slurm, got {executor!r}")
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"--out: {out_dir} exists and is not a folder")
     out_dir.mkdir(parents=True, exist_ok=True)
-    if threads_per_run is None and executor == "local":
-        threads_per_run = max(1, default_jobs() // (jobs or default_jobs()))
+    if threads_per_run is None:  # local: share this machine's CPUs; slurm: the CPUs each job asked for
+        threads_per_run = (max(1, default_jobs() // (jobs or default_jobs())) if executor == "local"
+                           else (slurm or SlurmOptions()).cpus_per_task)
     runs = plan(spec, out_dir, threads_per_run)
     with _Lock(out_dir):
         _write_manifest(out_dir, spec, runs)
@@ -377,6 +381,8 @@ def _run_slurm(todo: list[Run], opts: SlurmOptions, out_dir: Path, outcome: Swee
 
     if not todo:
         return
+    if opts.cluster == "slurm" and shutil.which("sbatch") is None:
+        raise InputError("--executor slurm: no `sbatch` command on this machine (--cluster local runs the jobs here)")
     executor = submitit.AutoExecutor(folder=out_dir / "submitit" / "%j", cluster=opts.cluster)
     params: dict[str, Any] = {"timeout_min": opts.time_min, "cpus_per_task": opts.cpus_per_task,
                               "gpus_per_node": opts.gpus, "name": "luckbench-sweep",

@@ -64,6 +64,16 @@ def plot_checks(ds: xr.Dataset, out_dir: Path) -> list[Path]:
     return [path]
 
 
+SETTING_ATTRS = ("scheme", "bias", "dim", "form", "m", "theta0", "K_d", "K_l", "C0", "B_v", "B_dv", "eta")
+
+
+def _short(value) -> str:
+    try:
+        return f"{float(value):.3g}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
 def plot_feasibility(ds: xr.Dataset, out_dir: Path) -> list[Path]:
     theorem = map_name(ds) or "map"
     gamma = ds["gamma"] if "gamma" in ds.variables else None
@@ -84,8 +94,9 @@ def plot_feasibility(ds: xr.Dataset, out_dir: Path) -> list[Path]:
     ax.set_xlabel(xdim)
     ax.set_ylabel(ydim)
     fig.colorbar(mesh, ax=ax, extend="min", label="gamma (> 0: the theorem applies)")
+    setting = ", ".join(f"{k} {_short(ds.attrs[k])}" for k in SETTING_ATTRS if k in ds.attrs)
     ax.set_title(f"{theorem}: feasibility of the rate gamma ({int(feasible.sum())}/{feasible.size} feasible; "
-                 "hatched: infeasible)", fontsize=9)
+                 f"hatched: infeasible)\n{setting}", fontsize=8)
     fig.tight_layout()
     path = out_dir / f"feasibility_{theorem}.png"
     fig.savefig(path, dpi=110)

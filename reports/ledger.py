@@ -1,7 +1,7 @@
 """The claims ledger: every claim of the paper, what the theory layer says, what was measured.
 
 One :class:`Row` per claim (Assumptions 1-3, Lemmas 1-4, Theorems 1-5, and the empirical claims
-of Sec. 4-5 listed in reference.md). Each row is filled from the stored results only:
+of Sec. 4 and the v4 text, listed in reference.md). Each row is filled from the stored results only:
 
 * ``theory`` - the check's statement, bound and preconditions (result_kind ``checks``) and the
   feasibility maps (``feasibility``);
@@ -117,15 +117,6 @@ def _verdict_of(holds) -> str:
 
 def _var(ds: xr.Dataset, name: str):
     return ds[name] if name in ds.variables else None
-
-
-def _scalar(da) -> float | None:
-    if da is None:
-        return None
-    try:
-        return float(np.asarray(da.values).reshape(-1)[0])
-    except (TypeError, ValueError, IndexError):
-        return None
 
 
 # --- checks ------------------------------------------------------------------------------------
@@ -502,6 +493,21 @@ CHECK_CLAIMS = [
     ("T3", "theorem3", "Theorem 3: BN makes the weight norm conserved (gradient orthogonal to w)", "Thm 3"),
 ]
 
+# What the theory predicts for each empirical claim (the paper's own reading, Sec. 1, 3.3 and 3.4).
+THEORY_NOTES = {
+    "E1": "Thm 4: lucky students close to a teacher node converge to it (winner-take-all), so the best "
+          "correlation per teacher grows; proved for 2 layers, conjectured for deeper ones (Sec. 3.4)",
+    "E2": "the analysis is exact at layer 0 (Gaussian inputs); deeper layers see non-Gaussian inputs",
+    "E3": "the final winners are the students that were lucky at initialisation (Thm 4)",
+    "E4": "Thm 3 (Sec. 3.1): BN keeps each unit's weight norm constant under gradient flow; the paper gives no "
+          "theorem for the size dependence",
+    "E5": "the theory is for expectations over the input law (infinite data)",
+    "E6": "Sec. 3.3: more students, more likely a u-set close to W* exists at random initialisation",
+    "E7": "Assumption 3 (small overlap of teacher activation regions) is what negative biases give (Sec. 4.1)",
+    "E8": "Thm 5: W_u -> W*, V_u -> V*, V_r -> 0 (the fan-out of the irrelevant nodes vanishes)",
+    "E9": "-",
+}
+
 PUBLISHED_NOTES = {
     "A3": "math.md reference values: paper's teacher scheme eps_d median 0.746 (m = 50), 0.670 (m = 10); "
           "orthogonal zero-bias eps_d = 0.5",
@@ -509,6 +515,7 @@ PUBLISHED_NOTES = {
           "0.71 -> 1.5e-8 at t = 200)",
     "E1": "paper: rho-bar grows, toward 1 in layer 0 (Fig. 7, no number printed); released code, FC "
           "50-75-100-125: layer-0 rho-bar about 0.66 after 1 epoch (reference.md)",
+    "E2": "paper: layer 0 (closest to the input) shows the best match with the teacher (Fig. 7 caption)",
     "E3": "paper: final winners rank well early (Fig. 7, no number printed)",
     "E4": "paper: BN helps FC 50-75-100-125 and the CNN, hurts FC 10-15-20-25 (Fig. 9a)",
     "E5": "paper: rho-bar stalls with a finite set (Fig. 9b)",
@@ -554,11 +561,20 @@ def _theorem_row(cid: str, check: str, claim: str, source: str, by_kind: dict, s
         measured.append(f"sim: {text} [{verdict}]")
         verdicts.append(verdict)
         row.evidence.append(res.path)
-    row.measured = " | ".join(measured)
+    row.measured = _join(measured)
     row.verdict = combine(verdicts)
     if not row.theory and not row.measured:
         row.verdict = NOT_RUN
     return row
+
+
+MAX_TEXTS = 6  # per ledger cell; a sweep's hundred runs are summarised by their count
+
+
+def _join(texts: list[str]) -> str:
+    if len(texts) > MAX_TEXTS:
+        texts = texts[:MAX_TEXTS - 1] + [f"... and {len(texts) - MAX_TEXTS + 1} more (see Results)"]
+    return " | ".join(texts)
 
 
 def _per_run(rows_out: list[Row], row: Row, results: list[Result], fn) -> None:
@@ -572,7 +588,7 @@ def _per_run(rows_out: list[Row], row: Row, results: list[Result], fn) -> None:
         row.evidence.append(res.path)
     if texts:
         agree = sum(v == HOLDS for v in verdicts)
-        row.measured = (f"holds in {agree} of {len(verdicts)} runs. " if len(verdicts) > 1 else "") + " | ".join(texts)
+        row.measured = (f"holds in {agree} of {len(verdicts)} runs. " if len(verdicts) > 1 else "") + _join(texts)
         row.verdict = combine(verdicts)
     if published:
         row.published = " | ".join(published)
@@ -584,17 +600,17 @@ def _empirical_rows(by_kind: dict) -> list[Row]:
     rows: list[Row] = []
 
     def row(cid, claim, source):
-        return Row(cid, claim, source, published=PUBLISHED_NOTES.get(cid, ""))
+        return Row(cid, claim, source, theory=THEORY_NOTES.get(cid, ""), published=PUBLISHED_NOTES.get(cid, ""))
 
-    _per_run(rows, row("E1", "rho-bar grows during training (every layer)", "Sec. 5, Fig. 7"), train,
+    _per_run(rows, row("E1", "rho-bar grows during training (every layer)", "Sec. 4.3, Fig. 7"), train,
              lambda ds: rho_growth(ds)[:2])
-    _per_run(rows, row("E2", "the lowest layer (layer 0) reaches the highest rho-bar", "Sec. 5, Fig. 7"), train,
+    _per_run(rows, row("E2", "the lowest layer (layer 0) reaches the highest rho-bar", "Sec. 4.3, Fig. 7"), train,
              lambda ds: (rho_growth(ds)[0], rho_growth(ds)[2]))
     _per_run(rows, row("E3", f"winners rank early: r-bar after epoch 1 < {EARLY_RANK_MAX} in every layer",
-                       "Sec. 5, Fig. 7"), train, rank_early)
+                       "Sec. 4.3, Fig. 7"), train, rank_early)
     for cid, claim, source, fn in (
-            ("E4", "BatchNorm helps large teachers (and the CNN), hurts small ones", "Sec. 5, Fig. 9a", bn_effect),
-            ("E5", "a finite training set stalls rho-bar", "Sec. 5, Fig. 9b", finite_stalls)):
+            ("E4", "BatchNorm helps large teachers (and the CNN), hurts small ones", "Sec. 4.3, Fig. 9a", bn_effect),
+            ("E5", "a finite training set stalls rho-bar", "Sec. 4.3, Fig. 9b", finite_stalls)):
         r = row(cid, claim, source)
         r.measured, r.verdict, r.evidence = fn(train)
         if not r.measured:
@@ -616,7 +632,7 @@ def _empirical_rows(by_kind: dict) -> list[Row]:
     _per_run(rows, row("E8", "Thm 5 experiment: row norms of V separate, u-rows stay, r-rows -> 0", "v4 Sec. 4.2"),
              by_kind.get("thm5", []) + by_kind.get("thm5_protocol", []),
              lambda ds: protocol_summary(ds) if "row_norm_gap" in ds.variables else thm5_summary(ds)[:2])
-    r = row("E9", "real-data teachers: student accuracy ~1 % above the teacher", "Sec. 5, Fig. 8")
+    r = row("E9", "real-data teachers: student accuracy ~1 % above the teacher", "Sec. 4.2-4.3, Fig. 8")
     accs = [res for res in train if _accuracies(res.ds) is not None]
     if accs:
         _per_run(rows, r, accs, _accuracy_text)
@@ -639,3 +655,23 @@ def _accuracies(ds: xr.Dataset) -> tuple[float, float] | None:
 def _accuracy_text(ds: xr.Dataset) -> tuple[str, str]:
     t, s = _accuracies(ds)
     return f"teacher {fmt(100 * t)} %, student {fmt(100 * s)} %", HOLDS if s >= t else FAILS
+
+
+def summary(res: Result) -> str:
+    """One line on what a stored result shows, for the report's per-result section."""
+    ds, kind = res.ds, res.kind
+    if kind == "checks":
+        counts: dict[str, int] = defaultdict(int)
+        for c in check_rows(ds):
+            counts[c["verdict"]] += 1
+        return ", ".join(f"{n} {v}" for v, n in counts.items())
+    if kind == "feasibility":
+        return feasibility_summary(ds)
+    if kind == "train":
+        return rho_growth(ds)[0] + "; " + rank_early(ds)[0]
+    one = {"thm4": thm4_summary, "thm5": lambda d: thm5_summary(d)[:2], "thm5_protocol": protocol_summary,
+           "overparam": overparam_result, "bn_audit": lambda d: bn_summary(d)[:2]}.get(kind)
+    if one is None:
+        return ""
+    text, verdict = one(ds)
+    return f"{text} [{verdict}]"

@@ -16,6 +16,7 @@ import importlib
 import os
 import pkgutil
 import re
+import shutil
 import sys
 import traceback
 from pathlib import Path
@@ -25,6 +26,9 @@ from luckbench.errors import InputError
 from luckbench.reports import ledger
 from luckbench.reports.ledger import Result
 from luckbench.store import read_dataset
+
+
+MARKER = ".luckbench-report"
 
 
 # --- a tiny document model, rendered to Markdown and HTML ---------------------------------------
@@ -204,14 +208,21 @@ def write_report(paths: Iterable[str | os.PathLike], out_dir: str | os.PathLike)
     Returns the path of ``index.html``. Skipped files are named in the report and on stderr.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"--out: {out_dir} exists and is not a folder")
     results, skipped = collect(paths)
+    out_dir.mkdir(parents=True, exist_ok=True)
     for path, why in skipped:
         sys.stderr.write(f"luckbench report: skipped {path}: {why}\n")
     modules, problems = figure_modules()
     for problem in problems:
         sys.stderr.write(f"luckbench report: figure module {problem}\n")
 
+    fig_root = out_dir / "figures"
+    if (fig_root / MARKER).is_file():  # figures of an earlier report here: replace them, not mix them
+        shutil.rmtree(fig_root)
+    fig_root.mkdir(parents=True, exist_ok=True)
+    (fig_root / MARKER).write_text("written by luckbench report; this folder is replaced on every report\n")
     used: set[str] = set()
     figures: dict[Path, list[Path]] = {}
     notes: dict[Path, str] = {}
@@ -220,7 +231,7 @@ def write_report(paths: Iterable[str | os.PathLike], out_dir: str | os.PathLike)
         if mod is None:
             notes[res.path] = f"no figure module for result_kind {res.kind!r}"
             continue
-        fig_dir = out_dir / "figures" / _slug(res.path, used)
+        fig_dir = fig_root / _slug(res.path, used)
         fig_dir.mkdir(parents=True, exist_ok=True)
         try:
             figures[res.path] = [Path(p) for p in mod.plot(res.ds, fig_dir)]
@@ -266,6 +277,9 @@ def _document(results, skipped, problems, rows, figures, notes, out_dir: Path) -
         blocks.append(Para([Link(str(res.path), _rel(res.path, out_dir)),
                             f" - command: {res.ds.attrs.get('command', '?')}; seed {res.ds.attrs.get('seed', '?')}; "
                             f"created {res.ds.attrs.get('created', '?')}"]))
+        line = ledger.summary(res)
+        if line:
+            blocks.append(Para([line]))
         if res.kind == "checks":
             blocks.append(_checks_table(res))
         if res.path in notes:

@@ -97,7 +97,7 @@ class Dynamics:
         if gradient == "factorised":
             mom = kernel.moments(w, self.w_star, activations=False) if moments is None else moments
             g = (beta_star * mom.d_star) @ self.w_star - (beta * mom.d) @ w
-            l0 = kernel.l0(self.dim)
+            l0 = kernel.l0()
             if l0 is not None:
                 g = g @ l0
         else:
@@ -136,10 +136,10 @@ class Dynamics:
         dw, dv = self.velocity(w, v)
         return self.pack(dw, dv)
 
-    def jacobian(self, t: float, y: np.ndarray) -> sparse.csc_matrix:
-        """Sparse approximate Jacobian for implicit solvers: diag(-H (x) I_D, -L (x) I_C), the parts linear
-        in the state with the kernel matrices frozen (exact for the V block in mode ``paper``). The V block
-        carries the stiffness: lambda_max(L) grows like n (about 32 for n = 200 zero-bias students)."""
+    def jacobian_blocks(self, t: float, y: np.ndarray) -> list[tuple[np.ndarray, int]]:
+        """Approximate Jacobian diag(kron(-H, I_D), kron(-L, I_C)) as its blocks [(-H, D), (-L, C)]: the parts
+        linear in the state with the kernel matrices frozen (exact for the V block in mode ``paper``). The
+        V block carries the stiffness: lambda_max(L) grows like n (about 32 for n = 200 zero-bias students)."""
         w, v = self.unpack(y)
         mom = self.kernel.moments(w, self.w_star, activations=self.mode != "fixed")
         vr = v[: self.n]
@@ -147,7 +147,11 @@ class Dynamics:
         if self.mode != "fixed":
             lw = extended_gram(mom.l, mom.mean, mom.mean) if self.top_bias else mom.l
             blocks.append((-lw, self.v_star.shape[1]))
-        return block_kron_identity(blocks)
+        return blocks
+
+    def jacobian(self, t: float, y: np.ndarray) -> sparse.csc_matrix:
+        """:meth:`jacobian_blocks` as one sparse matrix (for BDF/Radau)."""
+        return block_kron_identity(self.jacobian_blocks(t, y))
 
 
 def block_kron_identity(blocks: list[tuple[np.ndarray, int]]) -> sparse.csc_matrix:

@@ -21,9 +21,10 @@ from luckbench.errors import InputError
 from luckbench.sim.dynamics import Dynamics
 from luckbench.sim.kernel import SampleKernel, augment, gaussian_sampler
 from luckbench.sim.parallel import single_blas
+from luckbench.sim.stiff import KronBDF
 from luckbench.sim.teachers import normalize_cols, normalize_rows
 
-METHODS = ("LSODA", "RK45", "DOP853", "Radau", "BDF", "RK23")
+METHODS = ("LSODA", "RK45", "DOP853", "Radau", "BDF", "RK23", "KronBDF")
 IMPLICIT = ("Radau", "BDF")  # given Dynamics.jacobian (sparse); LSODA estimates its own dense one
 
 
@@ -57,11 +58,13 @@ def solve(dyn: Dynamics, w0: np.ndarray, v0: np.ndarray | None, times, *, method
         nfev = 0
     else:
         extra = {"jac": dyn.jacobian} if method in IMPLICIT else {}
+        if method == "KronBDF":
+            method, extra = KronBDF, {"jac": dyn.jacobian_blocks}
         with single_blas():
             sol = solve_ivp(dyn.rhs, (0.0, float(times[-1])), y0, method=method, t_eval=times, rtol=rtol, atol=atol,
                             **extra)
         if not sol.success:
-            raise InputError(f"--method {method}: integration failed at t={sol.t[-1]:.4g}: {sol.message}")
+            raise InputError(f"--method {getattr(method, '__name__', method)}: integration failed at t={sol.t[-1]:.4g}: {sol.message}")
         ys, nfev = sol.y.T, int(sol.nfev)
     ws, vs = zip(*(dyn.unpack(y) for y in ys))
     return Trajectory(times, np.array(ws), np.array(vs), nfev=nfev)

@@ -43,7 +43,7 @@ class GaussianKernel:
         """Augmented rows -> (omega, b); b is None without a bias coordinate."""
         return (a[:, :-1], a[:, -1]) if self.bias else (a, None)
 
-    def l0(self, dim: int) -> None:
+    def l0(self) -> None:
         """E[x~ x~^T] = I in whitened coordinates; None means "identity, skip the product"."""
         return None
 
@@ -88,7 +88,7 @@ class SampleKernel:
     def __init__(self, x: np.ndarray):
         self.x = np.asarray(x, dtype=float)
 
-    def l0(self, dim: int) -> np.ndarray:
+    def l0(self) -> np.ndarray:
         """L0 = X~^T X~ / N."""
         return self.x.T @ self.x / len(self.x)
 
@@ -118,6 +118,19 @@ class SampleKernel:
 def gaussian_sampler(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
     """z ~ N(0, I_dim), (n, dim)."""
     return rng.standard_normal((n, dim))
+
+
+def uniform_sampler(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
+    """z ~ U[-sqrt 3, sqrt 3]^dim (zero mean, unit variance), (n, dim)."""
+    return rng.uniform(-np.sqrt(3.0), np.sqrt(3.0), size=(n, dim))
+
+
+def laplace_sampler(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
+    """z ~ Laplace(0, 1/sqrt 2)^dim (zero mean, unit variance, heavy tails), (n, dim)."""
+    return rng.laplace(0.0, 1.0 / np.sqrt(2.0), size=(n, dim))
+
+
+SAMPLERS = {"gaussian": gaussian_sampler, "uniform": uniform_sampler, "laplace": laplace_sampler}
 
 
 def augment(z: np.ndarray, bias: bool) -> np.ndarray:

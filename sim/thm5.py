@@ -20,6 +20,10 @@ Stored (result_kind ``thm5``; dims ``seed``, ``time``, ``node`` = the n hidden s
   (``luckbench.theory.theorem5``, mode ``fixed``) if the theorem were started from the state at that
   time (theta0 = the largest u-angle, W_r0 = W_r(t), V0 = V(t)); NaN at the times not evaluated;
 * ``iteration(time)`` for discrete runs (time = lr * iteration).
+
+Non-Gaussian inputs (``inputs`` uniform or laplace, unit variance) use Monte Carlo moments over a
+fixed sample of ``mc_samples`` points (and fresh mini-batches from the same law when ``batch``);
+the loss is then the Monte Carlo loss and the Gaussian-only constants are NaN.
 """
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ from luckbench.errors import InputError
 from luckbench.sim import integrate
 from luckbench.sim.diagnostics import cancelling_pairs, paired_angles, population_loss
 from luckbench.sim.dynamics import GRADIENTS, Dynamics
-from luckbench.sim.kernel import GaussianKernel
+from luckbench.sim.kernel import SAMPLERS, GaussianKernel, SampleKernel, augment
 from luckbench.sim.parallel import map_tasks
 from luckbench.sim.teachers import SCHEMES, perturbed_students, teacher, top_teacher
 
@@ -61,12 +65,17 @@ class Thm5Config:
     bias: float | None = field(default=-0.1, metadata={"help": "first-layer teacher bias (omit: zero-bias model)"})
     top_bias: float | None = field(default=-0.1, metadata={"help": "top-layer teacher bias (omit: none)"})
     scheme: str = field(default="code", metadata={"help": "first-layer teacher scheme", "choices": SCHEMES})
-    method: str = field(default="LSODA", metadata={"help": "solve_ivp method", "choices": integrate.METHODS})
+    method: str = field(default="KronBDF", metadata={"help": "solve_ivp method (KronBDF: BDF with the structured "
+                                                              "Jacobian, for the stiff V block)",
+                                                      "choices": integrate.METHODS})
     rtol: float = field(default=1e-6, metadata={"help": "solve_ivp relative tolerance"})
     atol: float = field(default=1e-9, metadata={"help": "solve_ivp absolute tolerance"})
     renormalise: bool = field(default=True, metadata={"help": "discrete: renormalise W rows (and V columns in code)"})
     gradient: str = field(default="factorised", metadata={"help": "W term", "choices": GRADIENTS})
     constants_points: int = field(default=3, metadata={"help": "snapshots at which Thm 5's constants are computed"})
+    inputs: str = field(default="gaussian", metadata={"help": "input law of z (unit variance)", "choices": tuple(SAMPLERS)})
+    mc_samples: int = field(default=0, metadata={"help": "expectations over a fixed Monte Carlo sample of this size "
+                                                         "instead of the Gaussian closed forms (needed for non-Gaussian inputs)"})
 
     def __post_init__(self):
         if len(self.teacher) != 3 or any(int(k) < 1 for k in self.teacher):
@@ -88,6 +97,9 @@ class Thm5Config:
         for name in ("alpha_w", "alpha_v", "lr"):
             if not np.isfinite(getattr(self, name)) or getattr(self, name) < 0:
                 raise InputError(f"--{name.replace('_', '-')}: must be finite and >= 0, got {getattr(self, name)}")
+        if self.mc_samples < 0 or (self.inputs != "gaussian" and self.mc_samples == 0):
+            raise InputError(f"--mc-samples: non-Gaussian --inputs need a positive Monte Carlo sample size, "
+                             f"got {self.mc_samples}")
         if self.n_times < 2 or self.snapshot_every < 1 or self.constants_points < 0:
             raise InputError("--n-times >= 2, --snapshot-every >= 1 and --constants-points >= 0 are required")
 
@@ -107,8 +119,10 @@ def problem(cfg: Thm5Config, rng: np.random.Generator):
     v_star = top_teacher(m, c, cfg.top_bias, rng)
     has_top = cfg.top_bias is not None
     w0, v0 = perturbed_students(w_star, v_star, cfg.n, cfg.alpha_w, cfg.alpha_v, has_top, rng)
-    dyn = Dynamics(w_star, v_star, GaussianKernel(cfg.bias is not None), n=cfg.n, top_bias=has_top,
-                   mode=cfg.mode, gradient=cfg.gradient)
+    has_bias = cfg.bias is not None
+    kernel = (SampleKernel(augment(SAMPLERS[cfg.inputs](rng, cfg.mc_samples, d), has_bias)) if cfg.mc_samples
+              else GaussianKernel(has_bias))
+    dyn = Dynamics(w_star, v_star, kernel, n=cfg.n, top_bias=has_top, mode=cfg.mode, gradient=cfg.gradient)
     return dyn, w0, v0
 
 
@@ -117,7 +131,7 @@ def trajectory(cfg: Thm5Config, dyn: Dynamics, w0, v0, rng) -> integrate.Traject
     if cfg.t_end is not None:
         times = np.linspace(0.0, cfg.t_end, cfg.n_times)
         return integrate.solve(dyn, w0, v0, times, method=cfg.method, rtol=cfg.rtol, atol=cfg.atol)
-    kernels = (integrate.batch_kernels(rng, cfg.batch, cfg.teacher[0], cfg.bias is not None)
+    kernels = (integrate.batch_kernels(rng, cfg.batch, cfg.teacher[0], cfg.bias is not None, SAMPLERS[cfg.inputs])
                if cfg.batch else None)
     return integrate.iterate(dyn, w0, v0, eta=cfg.lr, iters=cfg.steps, snapshot_every=cfg.snapshot_every,
                              renormalise=cfg.renormalise, project=not cfg.batch, kernels=kernels)
@@ -136,9 +150,9 @@ def _constants(dyn: Dynamics, w, v, eta: float) -> list[float]:
 
     m, n = len(dyn.w_star), dyn.n
     theta0 = max(float(np.max(paired_angles(w, dyn.w_star))), 1e-9)
-    if theta0 >= np.pi / 2:
+    if theta0 >= np.pi / 2 or not isinstance(dyn.kernel, GaussianKernel):  # the constants assume Gaussian x
         return [np.nan, np.nan, np.nan, 0.0]
-    has_bias = isinstance(dyn.kernel, GaussianKernel) and dyn.kernel.bias
+    has_bias = dyn.kernel.bias
     try:
         const = theorem5.constants_from_weights(dyn.w_star, dyn.v_star[:m], w[m:], v[:n], theta0, eta,
                                                 mode="fixed", bias=has_bias)

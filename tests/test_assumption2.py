@@ -39,7 +39,7 @@ def test_kd_local_limit():
 @given(st.floats(0.01, 3.0), st.floats(1e-3, 2.0))
 def test_profile_search_matches_kd_closed_form(theta, delta):
     exact = a2.kd_zero_bias(theta, delta)
-    assert a2.profile_constant("d", theta, delta) == pytest.approx(exact, rel=1e-5)
+    assert a2.profile_constant("d", theta, delta) == pytest.approx(exact, rel=1e-8)
     assert a2.profile_constant("d", theta, delta) <= exact * (1 + 1e-9)
 
 

@@ -29,7 +29,12 @@ def test_quick_demo_runs_every_step_and_writes_the_report(tmp_path, capsys):
     for cid in ("A1", "A2", "A3", "L1", "L2", "L3", "L4", "T1", "T2", "T3", "T4", "T5", "E1", "E2", "E3",
                 "E4", "E5", "E6", "E7", "E8"):
         assert verdicts[cid] != "not run", cid
-    assert list((tmp_path / "figures").rglob("*.png"))
+    from luckbench.store import read_dataset
+
+    thm4 = read_dataset(tmp_path / "results" / "thm4.nc")
+    assert thm4.attrs["command"].startswith("luckbench sim thm4 --teachers 3")  # repeatable provenance
+    for name in names:  # every stored result was drawn by its figure module
+        assert list((tmp_path / "figures" / name[:-3]).glob("*.png")), name
 
 
 def test_failed_step_is_reported_and_the_rest_still_runs(tmp_path, capsys, monkeypatch):

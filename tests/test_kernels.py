@@ -4,7 +4,7 @@ import math
 import mpmath as mp
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate
 from scipy.special import ndtr, owens_t
@@ -111,6 +111,7 @@ def test_zero_bias_limit_of_bias_form(args):
         np.testing.assert_allclose(tiny, exact, rtol=1e-12, atol=1e-12 * max(1.0, unit.max()))
 
 
+@settings(max_examples=15)
 @given(layers())
 def test_stein_companion_is_gradient_of_psi_l(args):
     """d psi_l / d w1 = E[1(u1>0) relu(u2) x] and d psi_l / d b1 = E[1(u1>0) relu(u2)] (central differences)."""
@@ -172,6 +173,25 @@ def test_owen_and_genz_forms_agree(hh, kk, rr):
     if rr == 0:  # independence, through the repaired public path
         repaired = K._phi2(h, k, rho, np.ones(1), np.ones(1), np.ones(1))
         np.testing.assert_allclose(repaired, ndtr(hh) * ndtr(kk), rtol=1e-12)
+
+
+def test_genz_node_counts_converged():
+    """The banded Gauss-Legendre rules match a 64-node rule to 1e-11 relative where well conditioned."""
+    rng = np.random.default_rng(11)
+    n = 30_000
+    h, k = rng.uniform(-40, 40, n), rng.uniform(-40, 40, n)
+    h[: n // 2], k[: n // 2] = rng.uniform(-8, 8, n // 2), rng.uniform(-8, 8, n // 2)
+    rho = rng.uniform(-0.925, 0.925, n)
+    val, mag = K._genz_phi2(h, k, rho)
+    nodes, weights = np.polynomial.legendre.leggauss(64)
+    half = 0.5 * np.arcsin(rho)
+    sn = np.sin(half[:, None] * (1 + nodes))
+    ref = ndtr(h) * ndtr(k) + half * (
+        np.exp((sn * (h * k)[:, None] - (0.5 * (h * h + k * k))[:, None]) / (1 - sn * sn)) @ weights
+    ) / (2 * math.pi)
+    ok = (mag <= 1e3 * val) & (ref > 1e-12)
+    assert ok.sum() > n // 3
+    np.testing.assert_allclose(val[ok], ref[ok], rtol=1e-11)
 
 
 # ----------------------------------------------------------------------------- references
@@ -334,6 +354,22 @@ def test_math_md_reference_values():
     assert round(float(cap[0, 0]), 3) == 0.486
 
 
+@pytest.mark.parametrize("bias", [[1e99, -1e99, 0.0], [1e10, -1e10, 5.0], [-40.0, -40.0, -40.0], [-8.0, 8.0, -8.0]])
+def test_extreme_biases_stay_finite_and_bounded(bias):
+    """Huge |a| and a near-antipodal pair (r ~ 1e-9): finite values, 0 <= psi_d <= 1, no warnings."""
+    w = np.array([[1.0, 0.0], [0.6, 0.8], [-1.0, 1e-9]])
+    b = np.array(bias)
+    with np.errstate(over="raise", invalid="raise"):
+        d = K.psi_d(w, w, b, b)
+        ell = K.psi_l(w, w, b, b)
+        n = K.gate_relu(w, w, b, b)
+        x = K.gate_relu_x(w, w, b, b)
+    assert np.all(np.isfinite(ell)) and np.all(np.isfinite(n)) and np.all(np.isfinite(x))
+    assert np.all((d >= 0) & (d <= 1)) and np.all(ell >= 0) and np.all(n >= 0)
+    a = b / np.linalg.norm(w, axis=1)
+    np.testing.assert_allclose(np.diag(d), ndtr(a), rtol=1e-12)
+
+
 # ----------------------------------------------------------------------------- bad input
 W = np.ones((2, 3))
 
@@ -351,6 +387,7 @@ W = np.ones((2, 3))
         (lambda f: f(W, W, sigma=0.0), "sigma"),
         (lambda f: f(W, W, sigma=float("inf")), "sigma"),
         (lambda f: f(np.ones(3), W), "w1"),
+        (lambda f: f(W, W, np.ones(2), np.array([1.0, 1e300])), "b2"),
     ],
 )
 @pytest.mark.parametrize("f", PAIRWISE + (K.gate_relu_x,))

@@ -53,6 +53,39 @@ def _thm5(r_final=0.05):
                       coords={"seed": np.arange(seeds), "time": np.arange(times), "node": np.arange(nodes)})
 
 
+def _protocol(gap_end=0.5):
+    """The v4 Sec. 4.2 grid as luckbench.sim.protocol stores it: 1 width x 2 alpha pairs x 2 seeds."""
+    multis, pairs, seeds, times, nodes = [2], [0, 1], 2, 4, 8
+    is_u = np.arange(nodes) < 4
+    base = np.where(is_u, 1.0, 0.5)[None, None, None, :].repeat(times, axis=2).repeat(2, axis=1)
+    decay = np.linspace(1, 0.2, times)[None, None, :, None]
+    mean = np.where(is_u, base, base * decay)
+    vu = np.ones((1, 2, seeds, times))
+    vr = 0.5 * np.linspace(1, 0.2, times)[None, None, None, :].repeat(seeds, axis=2).repeat(2, axis=1)
+    gap = (vu - vr).mean(axis=2)
+    gap[..., -1] = gap_end
+    return xr.Dataset({"v_row_norm_mean": (("node_multi", "pair", "time", "node"), mean),
+                       "v_row_norm_std": (("node_multi", "pair", "time", "node"), 0.1 * mean),
+                       "vu_norm": (("node_multi", "pair", "seed", "time"), vu),
+                       "vr_norm": (("node_multi", "pair", "seed", "time"), vr),
+                       "row_norm_gap": (("node_multi", "pair", "time"), gap),
+                       "is_u": ("node", is_u), "n_students": ("node_multi", [nodes])},
+                      coords={"node_multi": multis, "pair": pairs, "alpha_w": ("pair", [1.0, 0.3]),
+                              "alpha_v": ("pair", [1.0, 1.0]), "time": np.arange(times) * 5.0,
+                              "iteration": ("time", np.arange(times) * 100), "node": np.arange(nodes),
+                              "seed": np.arange(seeds)})
+
+
+def _overparam(finals=(0.8, 0.9, 0.95)):
+    """luckbench.sim.overparam's layout: rho_bar(node_multi, seed, time), loss(...), iteration(time)."""
+    t = np.linspace(0, 1, 5)
+    rho = np.asarray(finals)[:, None, None] * (0.5 + 0.5 * t)[None, None, :] * np.ones((1, 3, 1))
+    return xr.Dataset({"rho_bar": (("node_multi", "seed", "time"), rho),
+                       "loss": (("node_multi", "seed", "time"), 1.1 - rho)},
+                      coords={"node_multi": [1, 2, 5], "seed": np.arange(3), "time": t * 10,
+                              "iteration": ("time", (t * 200).astype(int))})
+
+
 def _train(final=(0.9, 0.7, 0.6), rank_epoch1=0.1, epochs=4):
     layers = len(final)
     start = np.full(layers, 0.3)
@@ -98,6 +131,8 @@ def results_dir(tmp_path_factory):
         _write(d / f"feasibility_{th}.nc", ds, "feasibility", map=th)
     _write(d / "thm4.nc", _thm4(), "thm4")
     _write(d / "thm5.nc", _thm5(), "thm5")
+    _write(d / "thm5_protocol.nc", _protocol(), "thm5_protocol")
+    _write(d / "overparam.nc", _overparam(), "overparam")
     base = {"preset": "paper-small-fc", "teacher": [20, 10, 15, 20, 25, 100], "bn": "none", "finite": 0,
             "width_mult": 10, "epochs": 4}
     _write(d / "train" / "base.nc", _train(), "train", config=base)
@@ -141,7 +176,8 @@ def test_every_registered_kind_gets_figures(built, results_dir):
     out, _ = built
     modules, problems = report.figure_modules()
     assert not problems
-    for name in ("checks", "feasibility_thm4", "feasibility_thm5", "thm4", "thm5", "bn_audit"):
+    for name in ("checks", "feasibility_thm4", "feasibility_thm5", "thm4", "thm5", "thm5_protocol", "overparam",
+                 "bn_audit"):
         kind = "feasibility" if name.startswith("feasibility") else name
         if kind in modules:
             assert list((out / "figures" / name).glob("*.png")), f"no figure for {name}"
@@ -172,9 +208,12 @@ def test_ledger_failures_are_detected(tmp_path):
     _write(tmp_path / "thm5.nc", _thm5(r_final=2.0), "thm5")
     _write(tmp_path / "train.nc", _train(final=(0.2, 0.7, 0.6), rank_epoch1=0.6), "train")
     _write(tmp_path / "bn.nc", _bn_audit(fracs=(0.9, 0.8, 0.3, 0.2)), "bn_audit")
+    _write(tmp_path / "protocol.nc", _protocol(gap_end=-0.1), "thm5_protocol")
+    _write(tmp_path / "overparam.nc", _overparam(finals=(0.9, 0.8, 0.95)), "overparam")
     results, _ = report.collect([tmp_path])
     rows = {r.claim_id: r for r in ledger.build(results)}
-    for cid in ("T4", "E1", "E2", "E3", "E7", "E8"):
+    assert "gap -0.1" in rows["E8"].measured
+    for cid in ("T4", "E1", "E2", "E3", "E6", "E7", "E8"):
         assert rows[cid].verdict == "fails", (cid, rows[cid])
     assert rows["A1"].verdict == "not run"
 
@@ -201,10 +240,14 @@ def test_corrupt_and_foreign_files_are_named_and_skipped(built, results_dir, tmp
     assert "thm4.nc" in (tmp_path / "cli" / "index.md").read_text()
 
 
-def test_missing_input_is_a_one_line_error(tmp_path, capsys):
+def test_missing_input_is_a_one_line_error(tmp_path, capsys, results_dir):
     code = cli.main(["report", str(tmp_path / "nope.nc"), "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err
     assert code == 2 and "nope.nc" in err and len(err.strip().splitlines()) == 1
+    (tmp_path / "a_file").write_text("")
+    code = cli.main(["report", str(results_dir / "thm4.nc"), "--out", str(tmp_path / "a_file")])
+    err = capsys.readouterr().err
+    assert code == 2 and "a_file" in err and len(err.strip().splitlines()) == 1
 
 
 def test_bn_numbers_beside_the_published_ones():
@@ -222,3 +265,25 @@ def test_feasibility_summary_counts_points():
     # gamma = 0.3 - 0.01 theta0 - 0.1 m > 0 at (theta0, m) = (1, 2) and (5, 2) only
     assert ledger.feasibility_summary(ds) == ("feasible on 2 of 12 grid points over (theta0, m); "
                                               "largest feasible m = 2 (at theta0 = 1)")
+
+
+def test_many_runs_are_counted_not_listed():
+    from pathlib import Path
+
+    results = []
+    for i in range(8):
+        ds = _train(final=(0.9, 0.7, 0.6) if i else (0.2, 0.7, 0.6))
+        ds.attrs["result_kind"] = "train"
+        results.append(ledger.Result(Path(f"run{i}.nc"), ds))
+    row = next(r for r in ledger.build(results) if r.claim_id == "E1")
+    assert row.verdict == "fails" and row.measured.startswith("holds in 7 of 8 runs.")
+    assert "... and 3 more" in row.measured and "run7.nc" not in row.measured
+
+
+def test_a_second_report_replaces_the_first_ones_figures(results_dir, tmp_path):
+    report.write_report([results_dir / "thm4.nc", results_dir / "checks.nc"], tmp_path)
+    assert (tmp_path / "figures" / "checks" / "checks.png").is_file()
+    mine = tmp_path / "figures_of_mine"
+    mine.mkdir()
+    report.write_report([results_dir / "thm4.nc"], tmp_path)
+    assert not (tmp_path / "figures" / "checks").exists() and mine.is_dir()

@@ -17,6 +17,7 @@ from luckbench.reports import sim_figures
     (["thm5", "--node-multi", "0"], "--node-multi"),
     (["thm5", "--bias", "abc"], "--bias"),
     (["protocol42", "--alpha-ws", "1,1", "--alpha-vs", "1"], "--alpha-ws"),
+    (["thm5", "--inputs", "laplace", "--t-end", "1"], "--mc-samples"),
 ])
 def test_bad_input_is_one_line_exit_2(tmp_path, capsys, argv, needle):
     assert _exit_code(["sim", *argv, "--out", str(tmp_path / "x.nc")]) == 2
@@ -67,3 +68,12 @@ def test_figures_for_protocol_and_overparam(tmp_path):
         paths = sim_figures.plot(store.read_dataset(tmp_path / "r.nc"), tmp_path / "figs")
         assert paths and all(p.exists() for p in paths)
     assert set(sim_figures.KINDS) == {"thm4", "thm5", "thm5_protocol", "overparam"}
+
+
+def test_thm5_flow_with_non_gaussian_inputs(tmp_path):
+    out = tmp_path / "u.nc"
+    assert cli.main(["sim", "thm5", "--teacher", "4,2,2", "--node-multi", "2", "--t-end", "5", "--n-times", "3",
+                     "--inputs", "uniform", "--mc-samples", "4000", "--workers", "1", "--out", str(out)]) == 0
+    ds = store.read_dataset(out)
+    assert np.all(np.isfinite(ds["v_row_norm"].values)) and np.all(ds["feasible"].fillna(0).values == 0)
+    assert float(ds["loss"].isel(seed=0, time=-1)) < float(ds["loss"].isel(seed=0, time=0))

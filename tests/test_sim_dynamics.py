@@ -129,3 +129,15 @@ def test_minibatch_iteration_is_reproducible_and_moves():
     assert runs[0].w.shape == (3, 5, 5)
     np.testing.assert_allclose(np.linalg.norm(runs[0].v[-1], axis=0), 1.0, rtol=1e-12)  # columns renormalised
     assert np.max(np.abs(runs[0].v[-1] - v0)) > 1e-3
+
+
+def test_kron_bdf_matches_bdf_with_the_assembled_sparse_jacobian():
+    """The structured linear algebra of KronBDF changes nothing but the cost: same steps, same answer."""
+    dyn, w0, v0 = _thm5_problem(-0.1, -0.1, mode="code")
+    kron = integrate.solve(dyn, w0, v0, [0.0, 10.0], method="KronBDF", rtol=1e-6, atol=1e-9)
+    plain = integrate.solve(dyn, w0, v0, [0.0, 10.0], method="BDF", rtol=1e-6, atol=1e-9)
+    assert kron.nfev == plain.nfev
+    np.testing.assert_allclose(kron.v, plain.v, rtol=0, atol=1e-11)
+    explicit = integrate.solve(dyn, w0, v0, [0.0, 10.0], method="RK45", rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(kron.v[-1], explicit.v[-1], atol=1e-4)
+    assert np.max(np.abs(kron.v[-1] - v0)) > 1e-2

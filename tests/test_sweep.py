@@ -195,3 +195,16 @@ def test_real_command_same_seed_same_result(tmp_path):
     assert not np.array_equal(*thetas)  # the two seeds differ
     grid = sweep.open_sweep(tmp_path / "a", grid=True)
     assert dict(grid["theta"].sizes) == {"time": 5, "node": 2, "theta0": 1, "seed": 2}
+
+
+def test_cli_dry_run_lists_the_planned_commands(tmp_path, capsys):
+    from luckbench import cli
+
+    spec = tmp_path / "s.toml"
+    spec.write_text('command = "sim thm4"\nseeds = [0, 1]\n[fixed]\nt-end = 5.0\n[grid]\ntheta0 = [10, 20, 30]\n')
+    assert cli.main(["sweep", str(spec), "--out", str(tmp_path / "out"), "--dry-run"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-1] == "6 runs" and all("[todo] luckbench sim thm4 --t-end 5.0 --theta0" in ln for ln in lines[:-1])
+    assert not (tmp_path / "out").exists()
+    assert cli.main(["sweep", str(spec)]) == 2  # no --out and no `out` in the spec
+    assert "--out" in capsys.readouterr().err

@@ -125,6 +125,17 @@ def test_thm4_map_orthogonal():
     assert np.allclose(ds.rate, ds.gamma * ds.d_bar)
 
 
+def test_thm4_map_stores(tmp_path):
+    from luckbench import store
+
+    ds = feasibility.thm4_map([1, 7], [2])
+    path = store.write_dataset(ds, tmp_path / "map.nc", config={"theta0_deg": [1, 7]}, seed=0)
+    back = store.read_dataset(path)
+    assert back.attrs["result_kind"] == "feasibility"
+    assert list(back.feasible.values[:, 0]) == [True, False]
+    assert np.array_equal(back.gamma.values, ds.gamma.values)
+
+
 def test_thm4_map_bias_minus3():
     """math.md 3(iii): orthogonal teachers with a = -3 allow m <= 14 at 0.05 deg (K is sampled)."""
     ds = feasibility.thm4_map([0.05], [2, 12, 17], bias=-3.0)

@@ -60,6 +60,18 @@ def test_resume_after_interruption_is_bitwise_identical(tmp_path):
         train.train(dataclasses.replace(HARD, lr=0.5), checkpoint=tmp_path / "b.ckpt", resume=True)
 
 
+@pytest.mark.parametrize("bias", [True, False])
+def test_fused_sgd_step_equals_autograd_and_torch_sgd(bias):
+    cfg = dataclasses.replace(TINY, dtype="float64", epochs=2, bias=bias, beta_samples=0)
+    assert train.fused_sgd_applies(cfg)
+    fused = train.train(cfg)
+    plain = train.train(dataclasses.replace(cfg, fused_sgd=False))
+    for name, value in fused.student.state_dict().items():
+        assert torch.allclose(value, plain.student.state_dict()[name], rtol=1e-10, atol=1e-12), name
+    assert np.allclose(fused.history.train_loss[1:], plain.history.train_loss[1:], rtol=1e-10)
+    assert not train.fused_sgd_applies(dataclasses.replace(cfg, fused_sgd=False))
+
+
 def test_training_raises_rho_bar_and_records_epoch_zero():
     res = train.train(dataclasses.replace(TINY, epochs=2, steps_per_epoch=100))
     ds = train.result_dataset(res)

@@ -34,6 +34,7 @@ import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 
 from luckbench.errors import InputError
+from luckbench.theory import kernels
 from luckbench.theory.verdict import Verdict
 
 THETA0_DEG = 5.0  # default cap half-angle of the checks (the examples of math.md 3(iii))
@@ -90,8 +91,6 @@ def augment(w, b=None, *, sigma: float = 1.0) -> np.ndarray:
 
 def psi(kind: str, w1: np.ndarray, w2: np.ndarray, *, bias: bool) -> np.ndarray:
     """psi_d / psi_l (Eq. 7) between augmented rows, (n1, n2); the last column is the bias if ``bias``."""
-    from luckbench.theory import kernels
-
     fn = {"d": kernels.psi_d, "l": kernels.psi_l}[kind]
     w1 = np.atleast_2d(w1)
     w2 = np.atleast_2d(w2)
@@ -154,11 +153,15 @@ def profile_constant(kind: str, Theta: float, delta: float, *, printed: bool = F
     t1 = np.linspace(0.0, Theta, 257)
     al = np.linspace(amax * 1e-4, amax, 257)
     T, A = np.meshgrid(t1, al, indexing="ij")
+    # the kinks alpha = pi - theta1 (w2 antipodal to w) and alpha = theta1 (w2 = w) are candidates too
+    kinks = np.clip(np.concatenate([np.pi - t1, t1]), amax * 1e-4, amax)
+    T = np.concatenate([T.ravel(), t1, t1])
+    A = np.concatenate([A.ravel(), kinks])
     R = np.nan_to_num(_profile_ratio(kind, T, A, printed), nan=0.0, posinf=0.0)
-    i, j = np.unravel_index(np.argmax(R), R.shape)
+    i = int(np.argmax(R))
     neg = lambda z: -float(np.nan_to_num(_profile_ratio(kind, z[0], z[1], printed), nan=0.0))
-    res = minimize(neg, x0=[T[i, j], A[i, j]], method="L-BFGS-B", bounds=[(0.0, Theta), (amax * 1e-6, amax)])
-    return float(max(R[i, j], -res.fun))
+    res = minimize(neg, x0=[T[i], A[i]], method="L-BFGS-B", bounds=[(0.0, Theta), (amax * 1e-6, amax)])
+    return float(max(R[i], -res.fun))
 
 
 # ----------------------------------------------------------------------------- regions

@@ -99,7 +99,7 @@ def thm4_map(theta0_deg, m, *, scheme: str = "orthogonal", bias=None, dim: int |
     ds["gamma"].attrs["long_name"] = "Thm 4 gamma = cos(theta0) - (m-1) eps_d M_d"
     ds["rate"].attrs["long_name"] = "d_bar * gamma (continuous-time exponent)"
     ds.attrs.update({"result_kind": "feasibility", "map": "thm4", "scheme": scheme,
-                     "bias": "none" if bias is None else float(bias), "dim": dim, "seed": int(seed),
+                     "bias": "none" if bias is None else float(bias), "dim": dim, "teacher_seed": int(seed),
                      "form": "paper (d_bar plus sign)" if paper_mode else "corrected",
                      "K_method": method})
     return ds

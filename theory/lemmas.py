@@ -26,6 +26,7 @@ from scipy.optimize import minimize_scalar
 
 from luckbench.theory import assumption2 as a2
 from luckbench.theory import assumption3 as a3
+from luckbench.theory import kernels
 from luckbench.theory.verdict import Verdict
 
 TOL = 1e-9  # relative slack for float error in the predicates
@@ -120,8 +121,6 @@ def lemma4_ratio(w, ws, *, bias: bool) -> float:
 
 def self_gradient(ws, *, bias: bool) -> np.ndarray:
     """grad_w psi_l(w, ws) at w = ws (rows, (m, D)): E[1(u>0) relu(u) x~] in whitened coordinates."""
-    from luckbench.theory import kernels
-
     rows = np.atleast_2d(ws)
     if not bias:
         return np.stack([kernels.gate_relu_x(r[None], r[None])[0, 0] for r in rows])
@@ -236,7 +235,9 @@ def check_lemma4(setup, *, count: int = 40) -> Verdict:
     theta0 = math.radians(a2.THETA0_DEG)
     rows = a2.paper_teacher_rows(setup.teacher, bias=setup.bias, seed=setup.seed)
     rng = np.random.default_rng(setup.seed)
-    details = {"form": "corrected (C0 = inf with biases)", "theta0_deg": a2.THETA0_DEG}
+    details = {"form": "Eq. 32 as printed (no typo); zero bias: closed-form C0" if not setup.bias
+               else "Eq. 32 as printed; corrected reading: C0 = inf with a bias coordinate, C1 reported",
+               "theta0_deg": a2.THETA0_DEG}
     if not setup.bias:
         c0 = c0_zero_bias(theta0)
         worst = max(lemma4_ratio(s, t, bias=False)

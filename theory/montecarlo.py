@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from luckbench.errors import InputError
+from luckbench.theory.kernels import _bias, _weights
 
 __all__ = ["KERNELS", "MCEstimate", "mc_kernels"]
 
@@ -46,16 +47,15 @@ class MCEstimate:
         return np.where((diff == 0) & (self.stderr == 0), 0.0, z)
 
 
-def _factors(name, gate1, gate2, act1, act2):
-    """The per-sample factors whose product is the kernel's integrand: (left, right) or (value, None)."""
-    return {
-        "psi_d": (gate1, gate2),
-        "psi_l": (act1, act2),
-        "gate_relu": (gate1, act2),
-        "gate_relu_x": (gate1, act2),
-        "gate_mean": (gate1, None),
-        "relu_mean": (act1, None),
-    }[name]
+_FACTORS = {  # the per-sample factors whose product is the kernel's integrand: (left, right) or (value, None)
+    "psi_d": ("gate1", "gate2"),
+    "psi_l": ("act1", "act2"),
+    "gate_relu": ("gate1", "act2"),
+    "gate_relu_x": ("gate1", "act2"),
+    "gate_mean": ("gate1", None),
+    "relu_mean": ("act1", None),
+}
+_CHUNK_FLOATS = 1 << 21  # default chunk: about this many floats per (chunk, nodes) array
 
 
 def _chunk_sums(name, x, left, right):
@@ -67,6 +67,17 @@ def _chunk_sums(name, x, left, right):
     return left.T @ right, (left * left).T @ (right * right)
 
 
+def _count(value, label: str, minimum: int) -> int:
+    """``value`` as an integer >= minimum, else InputError naming ``label``."""
+    try:
+        n = operator.index(value)
+    except TypeError:
+        n = None
+    if n is None or n < minimum:
+        raise InputError(f"{label}: expected an integer >= {minimum}, got {value!r}")
+    return n
+
+
 def mc_kernels(
     w1,
     w2,
@@ -76,17 +87,16 @@ def mc_kernels(
     sampler,
     n_samples: int,
     seed: int = 0,
-    chunk: int = 65536,
+    chunk: int | None = None,
     names=_DEFAULT,
 ) -> dict[str, MCEstimate]:
     """Monte Carlo estimates of the kernels ``names`` (default: all but the costly gate_relu_x).
 
     ``w1`` (n1, d), ``w2`` (n2, d), biases (n1,)/(n2,) or None (zero); ``sampler(n, rng)`` returns an
     (n, d) array of inputs (e.g. :func:`luckbench.datasets.gaussian.gaussian_sampler`); samples are
-    drawn from ``numpy.random.default_rng(seed)`` in chunks of ``chunk`` rows.
+    drawn from ``numpy.random.default_rng(seed)`` in chunks of ``chunk`` rows (default: about 2M
+    floats per (chunk, n1 + n2 + d) block).
     """
-    from luckbench.theory.kernels import _bias, _weights
-
     w1, w2 = _weights(w1, "w1"), _weights(w2, "w2")
     if w1.shape[1] != w2.shape[1]:
         raise InputError(f"w2: input dimension {w2.shape[1]} differs from w1's {w1.shape[1]}")
@@ -95,15 +105,11 @@ def mc_kernels(
     unknown = [n for n in names if n not in KERNELS]
     if unknown:
         raise InputError(f"names: unknown kernel(s) {unknown}; choose from {list(KERNELS)}")
-    for label, value in (("n_samples", n_samples), ("chunk", chunk)):
-        try:
-            ok = operator.index(value) >= (2 if label == "n_samples" else 1)
-        except TypeError:
-            ok = False
-        if not ok:
-            raise InputError(f"{label}: expected a positive integer (n_samples >= 2), got {value!r}")
+    n_samples = _count(n_samples, "n_samples", 2)
     rng = np.random.default_rng(seed)
     d = w1.shape[1]
+    chunk = max(1, _CHUNK_FLOATS // (w1.shape[0] + w2.shape[0] + d)) if chunk is None else _count(chunk, "chunk", 1)
+    needed = {f for name in names for f in _FACTORS[name] if f is not None}
     sums: dict[str, list] = {name: [0.0, 0.0] for name in names}
     done = 0
     while done < n_samples:
@@ -111,11 +117,12 @@ def mc_kernels(
         x = np.asarray(sampler(n, rng), dtype=np.float64)
         if x.shape != (n, d):
             raise InputError(f"sampler: returned shape {x.shape}, expected ({n}, {d})")
-        u1, u2 = x @ w1.T + b1, x @ w2.T + b2
-        gate1, gate2 = (u1 > 0).astype(np.float64), (u2 > 0).astype(np.float64)
-        act1, act2 = np.maximum(u1, 0.0), np.maximum(u2, 0.0)
+        u = {"1": x @ w1.T + b1, "2": x @ w2.T + b2}
+        factors = {f"gate{i}": (u[i] > 0).astype(np.float64) for i in "12" if f"gate{i}" in needed}
+        factors.update({f"act{i}": np.maximum(u[i], 0.0) for i in "12" if f"act{i}" in needed})
         for name in names:
-            s, q = _chunk_sums(name, x, *_factors(name, gate1, gate2, act1, act2))
+            left, right = _FACTORS[name]
+            s, q = _chunk_sums(name, x, factors[left], None if right is None else factors[right])
             sums[name][0] = sums[name][0] + s
             sums[name][1] = sums[name][1] + q
         done += n

@@ -12,8 +12,9 @@ be equal; :func:`verify` checks one (``simplify(lhs - rhs) == 0``), :func:`verif
 They cover the two derivations above, g'(theta) = -(pi - theta) sin theta, the limits at theta = 0
 and pi, the series of g near pi used by ``kernels._arccos_g``, the 1-D Stein identity, the relu
 moments G(t) = t Phi(t) + phi(t) and (1 + a^2) Phi(a) + a phi(a) (the self term of psi_l), the
-quadratic forms used to evaluate phi2 near rho = +-1, the origin case of Phi2, and Lemma 4's
-zero-bias constant C0(theta) -> 1/2 as theta -> 0 (math.md sec. 2).
+quadratic forms used to evaluate phi2 near rho = +-1, the origin case of Phi2, the asymptotic
+series of 1 - x m(x) (Mills ratio m) used for G in the lower tail, and Lemma 4's zero-bias
+constant C0(theta) -> 1/2 as theta -> 0 (math.md sec. 2).
 """
 from __future__ import annotations
 
@@ -70,6 +71,15 @@ def _g_series(terms: int = 6):
     return sum((-1) ** (kk + 1) * 2 * kk * eps ** (2 * kk + 1) / sp.factorial(2 * kk + 1) for kk in range(1, terms + 1))
 
 
+def _mills_tail_series(terms: int = 6):
+    """1 - x m(x) at x -> oo (m = Mills ratio) against sum_k (-1)^(k+1) (2k-1)!! / x^(2k) (kernels._g_tail)."""
+    x = sp.Symbol("x", positive=True)
+    mills = sp.sqrt(sp.pi / 2) * sp.exp(x**2 / 2) * sp.erfc(x / sp.sqrt(2))
+    series = sp.series(1 - x * mills, x, sp.oo, 2 * terms + 2).removeO()
+    expected = sum((-1) ** (kk + 1) * sp.factorial2(2 * kk - 1) / x ** (2 * kk) for kk in range(1, terms + 1))
+    return series, expected
+
+
 def _c0_limit():
     """Lemma 4, zero bias: C0(theta) = (pi - g) / (g 4 sin^2(theta/2)) tends to 1/2 as theta -> 0."""
     c0 = (sp.pi - arccos_g()) / (arccos_g() * 4 * sp.sin(theta / 2) ** 2)
@@ -103,6 +113,7 @@ IDENTITIES: dict[str, Callable[[], tuple]] = {
     "quadratic_form_rho_near_1": lambda: (h**2 - 2 * rho * h * k + k**2, (h - k) ** 2 + 2 * (1 - rho) * h * k),
     "quadratic_form_rho_near_minus_1": lambda: (h**2 - 2 * rho * h * k + k**2, (h + k) ** 2 - 2 * (1 + rho) * h * k),
     "lemma4_c0_limit": _c0_limit,
+    "mills_tail_series": _mills_tail_series,
 }
 
 

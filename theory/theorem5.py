@@ -47,6 +47,7 @@ import numpy as np
 from luckbench.errors import InputError
 from luckbench.theory import assumption2 as a2
 from luckbench.theory import assumption3 as a3
+from luckbench.theory.lemmas import c0_zero_bias
 from luckbench.theory.verdict import Verdict
 
 MODES = ("paper", "fixed")
@@ -104,8 +105,10 @@ def _num(x, what: str, *, positive: bool = False, allow_inf: bool = False) -> fl
     return v
 
 
-def _step(p: _Inputs, C_dr: float, C_lr: float, lam: float, gam: float, mode: str) -> dict:
-    """One pass of the definitions given the current r-constants (and lambda_bar, gamma for the drift)."""
+def _definitions(p: _Inputs, C_dr: float, C_lr: float, drift: float, mode: str) -> dict:
+    """Eqs. 43-54 (and the fixed-mode forms) at the current r-constants; fixed mode also takes the
+    r-drift distance ``drift``. ``nums`` are the numerators of the next (C_dr, C_lr, drift): divide
+    by lambda_bar gamma (2 - eta lambda_bar gamma) (Eq. 48/70)."""
     m, n, t0 = p.m, p.n, p.theta0
     s0, c = 2 * math.sin(t0 / 2), math.cos(t0 / 2)
     B = p.B_v + p.B_dv
@@ -123,8 +126,7 @@ def _step(p: _Inputs, C_dr: float, C_lr: float, lam: float, gam: float, mode: st
         kappa = 2 * p.C0 * math.sin(t0 / 2) * (1 + p.B_dv)
         R41 = (p.B_v - p.B_dv) * math.cos(t0) - p.eps_d * B * max(B_du, B_dr)
         R42 = 1 - p.eps_l * max(B_lu, B_lr) - kappa
-        drift_d = p.eps_d * p.K_d * B_dr * B * p.B_v
-        drift_l = p.eps_l * p.K_l * B_lr * B * p.B_v
+        num_d, num_l, num_r = p.eps_d * p.K_d * B_dr * B * p.B_v, p.eps_l * p.K_l * B_lr * B * p.B_v, 0.0
     else:
         sin0 = math.sin(t0)
         d_bar = (1 - max(C_du, C_dr)) * p.min_d
@@ -136,30 +138,23 @@ def _step(p: _Inputs, C_dr: float, C_lr: float, lam: float, gam: float, mode: st
         lq = p.B_dv + p.K_l * B * s0
         Y_u = p.eps_l * ((m - 1) * (1 + C_lu) ** 2 * lq / p.B_dv
                          + (n - m) * (1 + C_lu) ** 2 * (1 + C_lr) * p.B_v / p.B_dv) + kappa * s0 / p.B_dv
-        delta_r = C_dr / p.K_d if p.K_d > 0 else 0.0
-        Y_r = p.eps_l * (m * (1 + C_lr) ** 2 * lq / p.B_v + (n - m - 1) * (1 + C_lr) ** 3) \
-            + (p.C0 * delta_r ** 2 if delta_r > 0 else 0.0)
+        Y_r = p.eps_l * (m * (1 + C_lr) ** 2 * lq / p.B_v + (n - m - 1) * (1 + C_lr) ** 3) + p.C0 * drift ** 2
         R42 = 1 - max(Y_u, Y_r)
         dist = p.eps_d * p.B_v * (m * ((1 + p.K_d) * (1 + C_dr) ** 2 * s0 * p.B_v
                                        + (1 + C_du) * (1 + C_dr) ** 2 * p.B_dv)
                                   + (n - m - 1) * (1 + C_dr) ** 3 * p.B_v)
-        drift_d, drift_l = p.K_d * dist, p.K_l * dist
-    denom = lam * gam * (2 - p.eta * lam * gam)
-    new_C_dr = drift_d / denom if denom > 0 else math.inf
-    new_C_lr = drift_l / denom if denom > 0 else math.inf
+        num_d, num_l, num_r = p.K_d * dist, p.K_l * dist, dist
     return dict(C_du=C_du, C_lu=C_lu, d_bar=d_bar, l_bar=l_bar, kappa=kappa, R41=R41, R42=R42,
-                new_C_dr=new_C_dr, new_C_lr=new_C_lr)
+                nums=(num_d, num_l, num_r))
 
 
 def solve(p: _Inputs, mode: str) -> Thm5Constants:
-    """Fixed-point iteration of the Thm 5 constants (module docstring)."""
-    C_dr = C_lr = 0.0
-    reason, converged, it, s = "", False, 0, {}
-    gam = lam = math.nan
+    """Fixed-point iteration of the Thm 5 constants (module docstring): state (C_dr, C_lr, drift)."""
+    state = (0.0, 0.0, 0.0)
+    reason, converged, it = "", False, 0
     for it in range(1, MAX_ITER + 1):
-        s = _step(p, C_dr, C_lr, 1.0, 1.0, mode)  # lambda_bar/gamma at the current C's
-        lam = min(s["d_bar"], s["l_bar"])
-        gam = min(s["R41"], s["R42"])
+        s = _definitions(p, *state, mode)
+        lam, gam = min(s["d_bar"], s["l_bar"]), min(s["R41"], s["R42"])
         if not (gam > 0):
             reason = f"gamma <= 0 (R41 = {s['R41']:.4g}, R42 = {s['R42']:.4g})"
             break
@@ -169,30 +164,24 @@ def solve(p: _Inputs, mode: str) -> Thm5Constants:
         if p.eta * lam * gam >= 1:
             reason = f"eta * lambda_bar * gamma = {p.eta * lam * gam:.4g} >= 1"
             break
-        nxt = _step(p, C_dr, C_lr, lam, gam, mode)
-        new_dr, new_lr = nxt["new_C_dr"], nxt["new_C_lr"]
-        if not (math.isfinite(new_dr) and math.isfinite(new_lr)) or max(new_dr, new_lr) > 1e6:
+        if converged:
+            break
+        denom = lam * gam * (2 - p.eta * lam * gam)
+        new = tuple(x / denom for x in s["nums"])
+        if not all(math.isfinite(x) and x <= 1e6 for x in new):
             reason = "the fixed-point iteration diverged"
             break
-        done = abs(new_dr - C_dr) <= 1e-13 * (1 + C_dr) and abs(new_lr - C_lr) <= 1e-13 * (1 + C_lr)
-        C_dr, C_lr = new_dr, new_lr
-        if done:
-            converged = True
-            s = _step(p, C_dr, C_lr, lam, gam, mode)
-            lam, gam = min(s["d_bar"], s["l_bar"]), min(s["R41"], s["R42"])
-            break
+        converged = all(abs(x - y) <= 1e-13 * (1 + abs(y)) for x, y in zip(new, state))
+        state = new  # one more pass re-evaluates the definitions at the converged state
     else:
         reason = f"no convergence in {MAX_ITER} iterations"
-    feasible = converged and gam > 0 and lam > 0 and p.eta * lam * gam < 1
-    if converged and not feasible:
-        reason = "gamma or lambda_bar not positive at the fixed point"
+    feasible = converged and not reason
     return Thm5Constants(
-        gamma=float(gam), lambda_bar=float(lam), d_bar=float(s.get("d_bar", math.nan)),
-        l_bar=float(s.get("l_bar", math.nan)), C_du=float(s.get("C_du", math.nan)), C_dr=float(C_dr),
-        C_lu=float(s.get("C_lu", math.nan)), C_lr=float(C_lr), R41=float(s.get("R41", math.nan)),
-        R42=float(s.get("R42", math.nan)), kappa=float(s.get("kappa", math.nan)), feasible=bool(feasible),
+        gamma=float(gam), lambda_bar=float(lam), d_bar=float(s["d_bar"]), l_bar=float(s["l_bar"]),
+        C_du=float(s["C_du"]), C_dr=float(state[0]), C_lu=float(s["C_lu"]), C_lr=float(state[1]),
+        R41=float(s["R41"]), R42=float(s["R42"]), kappa=float(s["kappa"]), feasible=bool(feasible),
         converged=bool(converged), iterations=it, rate=float(1 - p.eta * lam * gam) if feasible else math.nan,
-        reason=reason if not feasible else "feasible", mode=mode)
+        reason="feasible" if feasible else reason, mode=mode)
 
 
 def constants(*, m, n, theta0, B_v, B_dv, eps_d, eps_l, K_d, K_l, C0, eta, min_d_diag, min_l_diag, b_v=None,
@@ -246,8 +235,6 @@ def constants_from_weights(W_star, V_star, W_r0, V0, theta0, eta, *, mode="fixed
     B_v = max(||v*_j||, ||v_j^0|| for j in [r]) (fixed) or max ||v*_j|| (paper); b_v = min ||v*_j||;
     B_dv = max_{j in [u]} ||v_j^0 - v*_j||.
     """
-    from luckbench.theory.lemmas import c0_zero_bias
-
     if bias not in (None, False, True):
         raise InputError(f"bias: expected None or a bool (True: the last column is the bias), got {bias!r}")
     has_bias = bool(bias)

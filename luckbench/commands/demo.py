@@ -73,10 +73,19 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def _cli(argv: list[str]) -> None:
-    """Run one luckbench command in-process; a non-zero exit becomes an exception."""
+    """Run one luckbench command in-process; a non-zero exit becomes an exception.
+
+    ``sys.argv`` is set to the step's own command line while it runs, so the stored ``command``
+    attribute (``store.write_dataset``) is the command that repeats this step, not ``luckbench demo``.
+    """
     from luckbench import cli
 
-    code = cli.main(argv)
+    saved = sys.argv
+    sys.argv = ["luckbench", *argv]
+    try:
+        code = cli.main(argv)
+    finally:
+        sys.argv = saved
     if code:
         raise RuntimeError(f"`luckbench {' '.join(argv)}` exited with code {code}")
 
@@ -138,11 +147,11 @@ def _run_step(name: str, actions: list[Action], log_path: Path) -> StepResult:
 
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out: {out} exists and is not a folder")
     results, logs = out / "results", out / "logs"
     for d in (results, logs):
         d.mkdir(parents=True, exist_ok=True)
-    if not out.is_dir():
-        raise InputError(f"--out: cannot create folder {out}")
     total = time.perf_counter()
     outcomes = []
     for name, actions in _steps(results, args.quick):

@@ -21,7 +21,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                         help="local: a pool of processes on this machine; slurm: a submitit job array")
     parser.add_argument("--jobs", type=int, help="local: runs at once (default: CPUs // threads-per-run)")
     parser.add_argument("--threads-per-run", type=int,
-                        help="local: OMP/MKL threads per run (default: CPUs // jobs)")
+                        help="OMP/MKL threads per run (default: CPUs // jobs; slurm: --cpus-per-task)")
     parser.add_argument("--dry-run", action="store_true", help="print the planned commands and exit")
     slurm = parser.add_argument_group("slurm (submitit)")
     slurm.add_argument("--partition", help="Slurm partition")

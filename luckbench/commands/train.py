@@ -18,6 +18,8 @@ from luckbench.errors import InputError
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = ("The defaults shown are paper-fc's; every preset overrides some of them "
+                     "(luckbench.empirical.presets).")
     parser.add_argument("--preset", required=True, metavar="NAME",
                         help=f"base configuration: {', '.join(presets.PRESETS)}")
     parser.add_argument("--out", required=True, metavar="FILE.nc", help="result file (netCDF)")
