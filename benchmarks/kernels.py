@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from luckbench.datasets.gaussian import gaussian_sampler
+from luckbench.datasets.samplers import gaussian_sampler
 from luckbench.theory.kernels import psi_l
 from luckbench.theory.montecarlo import mc_kernels
 

@@ -19,8 +19,8 @@ One run (:func:`train`) of a :class:`~luckbench.empirical.presets.TrainConfig`:
    ``beta_every`` epochs).
 
 Determinism and resume: every random stream is derived from ``(seed, purpose, epoch)``, so an
-epoch's data never depend on earlier epochs; a checkpoint (written atomically after each epoch,
-loaded with ``torch.load(weights_only=True)``) holds the networks, the optimizer state and the
+epoch's data never depend on earlier epochs; a checkpoint (written atomically after an epoch at
+most once a minute and after the last one, loaded with ``torch.load(weights_only=True)``) holds the networks, the optimizer state and the
 metric history. On CPU a resumed run reproduces an uninterrupted one bit for bit.
 """
 from __future__ import annotations
@@ -369,20 +369,25 @@ def cpu_threads(cfg: TrainConfig) -> int:
 
 
 def train(cfg: TrainConfig, *, checkpoint: Path | None = None, resume: bool = False,
-          on_epoch_end: Callable[[int], None] | None = None) -> TrainResult:
-    """Run ``cfg`` (resuming from ``checkpoint`` when ``resume`` and it exists)."""
+          on_epoch_end: Callable[[int], None] | None = None, checkpoint_seconds: float = 60.0) -> TrainResult:
+    """Run ``cfg`` (resuming from ``checkpoint`` when ``resume`` and it exists).
+
+    The checkpoint is rewritten after an epoch once ``checkpoint_seconds`` have passed since the
+    last write (0: after every epoch), and always after the last epoch; the correlation history
+    it carries grows with every epoch, so short epochs would otherwise spend their time saving.
+    """
     device = resolve_device(cfg.device)
     threads = torch.get_num_threads()
     if device.type == "cpu":
         torch.set_num_threads(cpu_threads(cfg))
     try:
-        return _train(cfg, device, checkpoint, resume, on_epoch_end)
+        return _train(cfg, device, checkpoint, resume, on_epoch_end, checkpoint_seconds)
     finally:
         torch.set_num_threads(threads)
 
 
 def _train(cfg: TrainConfig, device: torch.device, checkpoint: Path | None, resume: bool,
-           on_epoch_end: Callable[[int], None] | None) -> TrainResult:
+           on_epoch_end: Callable[[int], None] | None, checkpoint_seconds: float) -> TrainResult:
     data = load_data(cfg, device)
     teacher, student = build_networks(cfg, device)
     opt = torch.optim.SGD(student.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
@@ -410,6 +415,7 @@ def _train(cfg: TrainConfig, device: torch.device, checkpoint: Path | None, resu
     steps = steps_per_epoch(cfg, data)
     bar = tqdm(total=cfg.epochs * steps, initial=start * steps, unit="step", disable=not _show_progress(cfg),
                desc="train", leave=False)
+    last_save = time.monotonic()
     try:
         for epoch in range(start + 1, cfg.epochs + 1):
             t0 = time.perf_counter()
@@ -426,8 +432,10 @@ def _train(cfg: TrainConfig, device: torch.device, checkpoint: Path | None, resu
                 hist.beta[epoch] = snap
             _record(hist, ev, train_loss=train_loss, lr=lr, seconds=time.perf_counter() - t0)
             bar.set_postfix(rho0=f"{metrics.rho_bar(ev.corr[0]):.3f}", loss=f"{ev.loss:.3g}")
-            if checkpoint is not None:
+            due = epoch == cfg.epochs or time.monotonic() - last_save >= checkpoint_seconds
+            if checkpoint is not None and due:
                 save_checkpoint(checkpoint, cfg, epoch, teacher, student, opt, hist)
+                last_save = time.monotonic()
             if on_epoch_end is not None:
                 on_epoch_end(epoch)
     finally:

@@ -19,7 +19,8 @@ from scipy.integrate import solve_ivp
 
 from luckbench.errors import InputError
 from luckbench.sim.dynamics import Dynamics
-from luckbench.sim.kernel import SampleKernel, augment, gaussian_sampler
+from luckbench.datasets.samplers import gaussian_sampler
+from luckbench.sim.kernel import SampleKernel, augment
 from luckbench.sim.parallel import single_blas
 from luckbench.sim.stiff import KronBDF
 from luckbench.sim.teachers import normalize_cols, normalize_rows
@@ -72,10 +73,11 @@ def solve(dyn: Dynamics, w0: np.ndarray, v0: np.ndarray | None, times, *, method
 
 def batch_kernels(rng: np.random.Generator, batch: int, dim: int, bias: bool,
                   sampler: Callable = gaussian_sampler) -> Callable[[], SampleKernel]:
-    """A factory of per-step mini-batch kernels over x~ = [z, 1] (or z), z from ``sampler(rng, batch, dim)``."""
+    """A factory of per-step mini-batch kernels over x~ = [z, 1] (or z), z from ``sampler(dim)(batch, rng)``."""
     if batch < 1:
         raise InputError(f"--batch: need a positive mini-batch size, got {batch}")
-    return lambda: SampleKernel(augment(sampler(rng, batch, dim), bias))
+    draw = sampler(dim)
+    return lambda: SampleKernel(augment(draw(batch, rng), bias))
 
 
 def iterate(dyn: Dynamics, w0: np.ndarray, v0: np.ndarray | None, *, eta: float, iters: int, snapshot_every: int = 1,

@@ -115,24 +115,6 @@ class SampleKernel:
         return g.T @ self.x / len(self.x)
 
 
-def gaussian_sampler(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
-    """z ~ N(0, I_dim), (n, dim)."""
-    return rng.standard_normal((n, dim))
-
-
-def uniform_sampler(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
-    """z ~ U[-sqrt 3, sqrt 3]^dim (zero mean, unit variance), (n, dim)."""
-    return rng.uniform(-np.sqrt(3.0), np.sqrt(3.0), size=(n, dim))
-
-
-def laplace_sampler(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
-    """z ~ Laplace(0, 1/sqrt 2)^dim (zero mean, unit variance, heavy tails), (n, dim)."""
-    return rng.laplace(0.0, 1.0 / np.sqrt(2.0), size=(n, dim))
-
-
-SAMPLERS = {"gaussian": gaussian_sampler, "uniform": uniform_sampler, "laplace": laplace_sampler}
-
-
 def augment(z: np.ndarray, bias: bool) -> np.ndarray:
     """x~ = [z, 1] (bias coordinate last) or z."""
     return np.concatenate([z, np.ones((len(z), 1))], axis=1) if bias else z

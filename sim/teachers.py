@@ -19,9 +19,9 @@ from __future__ import annotations
 import numpy as np
 
 from luckbench.errors import InputError
+from luckbench.theory.teacher_scheme import distinct_rows, max_distinct_rows
 
 SCHEMES = ("orthogonal", "paper", "code", "random")
-CHOICES = np.array([-0.5, -0.25, 0.0, 0.25, 0.5])
 
 
 def normalize_rows(a: np.ndarray) -> np.ndarray:
@@ -39,24 +39,10 @@ def max_teachers(scheme: str, dim: int) -> int:
     if scheme == "orthogonal":
         return dim
     if scheme in ("paper", "code"):
-        return 5 ** min(dim, 12) - 1
+        return max_distinct_rows(dim)
     if scheme == "random":
         return 10 ** 9
     raise InputError(f"--scheme: expected one of {', '.join(SCHEMES)}, got {scheme!r}")
-
-
-def separated_entries(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
-    """(rows, cols) entries from {+-0.5, +-0.25, 0}, rows non-zero and mutually distinct (paper Sec. 5.1)."""
-    seen = {tuple([0.0] * cols)}
-    out = np.empty((rows, cols))
-    for i in range(rows):
-        while True:
-            row = rng.choice(CHOICES, size=cols)
-            if tuple(row) not in seen:
-                break
-        seen.add(tuple(row))
-        out[i] = row
-    return out
 
 
 def teacher(scheme: str, m: int, dim: int, bias: float | None, rng: np.random.Generator) -> np.ndarray:
@@ -78,7 +64,7 @@ def teacher(scheme: str, m: int, dim: int, bias: float | None, rng: np.random.Ge
         b = np.full(m, 0.0 if bias is None else bias)
     else:
         s = 10.0 if scheme == "paper" else 1.0
-        omega = s * separated_entries(rng, m, dim)
+        omega = s * distinct_rows(rng, m, dim, what="--teachers")
         if bias is None:
             b = np.zeros(m)
         elif scheme == "paper":
@@ -100,7 +86,7 @@ def students_at_angle(w_star: np.ndarray, theta0: float, rng: np.random.Generato
 def top_teacher(m: int, classes: int, top_bias: float | None, rng: np.random.Generator) -> np.ndarray:
     """V* (m [+1], C): separated entries (C x m in the paper's layout, transposed here), a bias row
     ``top_bias`` when given, columns normalised (the authors' teacher.normalize())."""
-    v = separated_entries(rng, classes, m).T
+    v = distinct_rows(rng, classes, m, what="--teacher").T
     if top_bias is not None:
         v = np.concatenate([v, np.full((1, classes), top_bias)], axis=0)
     return normalize_cols(v)

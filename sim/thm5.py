@@ -37,7 +37,8 @@ from luckbench.errors import InputError
 from luckbench.sim import integrate
 from luckbench.sim.diagnostics import cancelling_pairs, paired_angles, population_loss
 from luckbench.sim.dynamics import GRADIENTS, Dynamics
-from luckbench.sim.kernel import SAMPLERS, GaussianKernel, SampleKernel, augment
+from luckbench.datasets.samplers import SAMPLERS
+from luckbench.sim.kernel import GaussianKernel, SampleKernel, augment
 from luckbench.sim.parallel import map_tasks
 from luckbench.sim.teachers import SCHEMES, perturbed_students, teacher, top_teacher
 
@@ -120,7 +121,7 @@ def problem(cfg: Thm5Config, rng: np.random.Generator):
     has_top = cfg.top_bias is not None
     w0, v0 = perturbed_students(w_star, v_star, cfg.n, cfg.alpha_w, cfg.alpha_v, has_top, rng)
     has_bias = cfg.bias is not None
-    kernel = (SampleKernel(augment(SAMPLERS[cfg.inputs](rng, cfg.mc_samples, d), has_bias)) if cfg.mc_samples
+    kernel = (SampleKernel(augment(SAMPLERS[cfg.inputs](d)(cfg.mc_samples, rng), has_bias)) if cfg.mc_samples
               else GaussianKernel(has_bias))
     dyn = Dynamics(w_star, v_star, kernel, n=cfg.n, top_bias=has_top, mode=cfg.mode, gradient=cfg.gradient)
     return dyn, w0, v0

@@ -4,7 +4,7 @@ import itertools
 import numpy as np
 import pytest
 
-from luckbench.datasets.gaussian import gaussian_sampler
+from luckbench.datasets.samplers import SAMPLERS, gaussian_sampler
 from luckbench.errors import InputError
 from luckbench.theory import kernels as K
 from luckbench.theory.montecarlo import KERNELS, MCEstimate, mc_kernels
@@ -121,17 +121,24 @@ def test_bad_input(kwargs, name):
         mc_kernels(np.ones((1, 3)), np.ones((1, 2)), sampler=gaussian_sampler(3), n_samples=10)
 
 
+@pytest.mark.parametrize("law", sorted(SAMPLERS))
 @pytest.mark.parametrize("d,sigma,name", [(0, 1.0, "d"), (2.5, 1.0, "d"), (3, -1.0, "sigma"), (3, float("nan"), "sigma")])
-def test_gaussian_sampler_bad_input(d, sigma, name):
+def test_sampler_bad_input(law, d, sigma, name):
     with pytest.raises(InputError, match=name):
-        gaussian_sampler(d, sigma)
+        SAMPLERS[law](d, sigma)
 
 
-def test_gaussian_sampler_moments():
-    x = gaussian_sampler(4, 3.0)(200_000, np.random.default_rng(0))
+# E[x^4] / sigma^4 of one coordinate: 3 (Gaussian), 9/5 (uniform), 6 (Laplace)
+@pytest.mark.parametrize("law,kurtosis", [("gaussian", 3.0), ("uniform", 1.8), ("laplace", 6.0)])
+def test_sampler_moments(law, kurtosis):
+    x = SAMPLERS[law](4, 3.0)(200_000, np.random.default_rng(0))
     assert x.shape == (200_000, 4)
-    cov = x.T @ x / len(x)
-    # each entry's stderr: 9 sqrt(2/n) on the diagonal, 9 sqrt(1/n) off it
-    assert np.all(np.abs(np.diag(cov) - 9.0) < 4.5 * 9 * np.sqrt(2 / len(x)))
+    n = len(x)
+    cov = x.T @ x / n
+    # z-scores: Var(x_i^2) = (kurtosis - 1) sigma^4 on the diagonal, Var(x_i x_j) = sigma^4 off it
+    assert np.all(np.abs(np.diag(cov) - 9.0) < 4.5 * 9 * np.sqrt((kurtosis - 1) / n))
     off = cov[~np.eye(4, dtype=bool)]
-    assert np.all(np.abs(off) < 4.5 * 9 / np.sqrt(len(x)))
+    assert np.all(np.abs(off) < 4.5 * 9 / np.sqrt(n))
+    fourth = (x ** 4).mean(axis=0) / 81.0
+    fourth_se = np.sqrt(((x ** 8).mean(axis=0) / 81.0 ** 2 - fourth ** 2) / n)
+    assert np.all(np.abs(fourth - kurtosis) < 4.5 * fourth_se)

@@ -50,7 +50,7 @@ def test_resume_after_interruption_is_bitwise_identical(tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train.train(HARD, checkpoint=tmp_path / "b.ckpt", on_epoch_end=crash)
+        train.train(HARD, checkpoint=tmp_path / "b.ckpt", on_epoch_end=crash, checkpoint_seconds=0)
     state = torch.load(tmp_path / "b.ckpt", weights_only=True)
     assert state["epoch"] == 1
     resumed = train.train(HARD, checkpoint=tmp_path / "b.ckpt", resume=True)

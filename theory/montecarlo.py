@@ -93,7 +93,7 @@ def mc_kernels(
     """Monte Carlo estimates of the kernels ``names`` (default: all but the costly gate_relu_x).
 
     ``w1`` (n1, d), ``w2`` (n2, d), biases (n1,)/(n2,) or None (zero); ``sampler(n, rng)`` returns an
-    (n, d) array of inputs (e.g. :func:`luckbench.datasets.gaussian.gaussian_sampler`); samples are
+    (n, d) array of inputs (e.g. :func:`luckbench.datasets.samplers.gaussian_sampler`); samples are
     drawn from ``numpy.random.default_rng(seed)`` in chunks of ``chunk`` rows (default: about 2M
     floats per (chunk, n1 + n2 + d) block).
     """

@@ -68,15 +68,17 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
 from luckbench.errors import InputError
+from luckbench.theory.teacher_scheme import ENTRIES as TEACHER_CHOICES
+from luckbench.theory.teacher_scheme import distinct_rows
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 BN_PLACEMENTS = ("none", "before", "after")
 KINDS = ("fc", "conv")
-TEACHER_CHOICES = (-0.5, -0.25, 0.0, 0.25, 0.5)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -298,26 +300,9 @@ def as_generator(generator: torch.Generator | int) -> torch.Generator:
 
 
 def _distinct_rows(n_rows: int, n_cols: int, gen: torch.Generator) -> torch.Tensor:
-    """``n_rows`` distinct non-zero rows with entries from TEACHER_CHOICES (redraw clashes)."""
-    k = len(TEACHER_CHOICES)
-    if n_rows > k ** min(n_cols, 30) - 1:
-        raise InputError(f"widths: {n_rows} distinct non-zero rows of {n_cols} entries from "
-                         f"{TEACHER_CHOICES} do not exist")
-    idx = torch.randint(0, k, (n_rows, n_cols), generator=gen)
-    zero = TEACHER_CHOICES.index(0.0)
-    while True:
-        seen = {tuple([zero] * n_cols)}
-        bad = []
-        for i, row in enumerate(idx.tolist()):
-            key = tuple(row)
-            if key in seen:
-                bad.append(i)
-            else:
-                seen.add(key)
-        if not bad:
-            break
-        idx[bad] = torch.randint(0, k, (len(bad), n_cols), generator=gen)
-    return torch.tensor(TEACHER_CHOICES, dtype=torch.float64)[idx]
+    """The paper's distinct non-zero rows (:func:`teacher_scheme.distinct_rows`), seeded from ``gen``."""
+    rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=gen)))
+    return torch.from_numpy(distinct_rows(rng, n_rows, n_cols))
 
 
 @torch.no_grad()

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from luckbench.datasets.gaussian import gaussian_sampler
+from luckbench.datasets.samplers import gaussian_sampler
 from luckbench.theory.network import ReLUNet, check_compatible, teacher_student
 from luckbench.theory.verdict import Verdict
 
@@ -248,7 +248,7 @@ def beta_matrices(student: ReLUNet, teacher: ReLUNet, x: torch.Tensor
 
 def gaussian_inputs(net: ReLUNet, n: int, seed: int, std: float = 10.0) -> torch.Tensor:
     """n GAUS samples x ~ N(0, std^2 I) (the paper's std 10) shaped for ``net``, drawn by
-    :func:`luckbench.datasets.gaussian.gaussian_sampler` from ``numpy.random.default_rng(seed)``."""
+    :func:`luckbench.datasets.samplers.gaussian_sampler` from ``numpy.random.default_rng(seed)``."""
     x = gaussian_sampler(net.spec.input_dim, std)(n, np.random.default_rng(seed))
     return net.prepare_input(torch.from_numpy(x))
 

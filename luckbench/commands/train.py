@@ -2,7 +2,7 @@
 
 Every :class:`~luckbench.empirical.presets.TrainConfig` field is an override flag
 (``--epochs``, ``--lr``, ``--seed``, ``--width-mult``, ``--bn``, ``--finite``, ``--device``, ...).
-A checkpoint ``FILE.nc.ckpt`` is written after every epoch; ``--resume`` continues from it (same
+A checkpoint ``FILE.nc.ckpt`` is written after an epoch at most once a minute (and after the last); ``--resume`` continues from it (same
 configuration required) and it is deleted once the result is stored unless ``--keep-checkpoint``.
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                         help=f"base configuration: {', '.join(presets.PRESETS)}")
     parser.add_argument("--out", required=True, metavar="FILE.nc", help="result file (netCDF)")
     parser.add_argument("--resume", action="store_true",
-                        help="continue from FILE.nc.ckpt when it exists (written after every epoch)")
+                        help="continue from FILE.nc.ckpt when it exists (written at most once a minute)")
     parser.add_argument("--keep-checkpoint", action="store_true",
                         help="keep FILE.nc.ckpt after the result is written (to extend the run later)")
     add_dataclass_arguments(parser, TrainConfig)
