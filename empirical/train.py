@@ -36,6 +36,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+import xarray as xr
 from tqdm import tqdm
 
 from luckbench.datasets import gaus
@@ -453,7 +454,7 @@ def _padded(rows: list[np.ndarray], width: int, fill=np.nan) -> np.ndarray:
     return out
 
 
-def result_dataset(res: TrainResult) -> "xarray.Dataset":
+def result_dataset(res: TrainResult) -> xr.Dataset:
     """The stored form of a run (``result_kind = "train"``).
 
     Dimensions: ``epoch`` (0 = before training), ``layer`` (hidden layer, 0 = nearest the input),
@@ -469,7 +470,6 @@ def result_dataset(res: TrainResult) -> "xarray.Dataset":
     ``epoch_seconds(epoch)``; ``beta_star``, ``d_star``, ``h_star`` ``(snapshot, layer, match_row,
     teacher_node)`` aligned to the final winners (Fig. 10); ``n_teacher(layer)``, ``n_student(layer)``.
     """
-    import xarray as xr
 
     cfg, hist = res.cfg, res.history
     n_layers = len(hist.corr[0])

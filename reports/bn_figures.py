@@ -15,12 +15,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import xarray as xr  # noqa: E402
+from luckbench.reports.plotting import plt, save_figure
+import numpy as np
+import xarray as xr
 
 KINDS = ("bn_audit",)
 NEGATIVE, POSITIVE, ZERO = "tab:blue", "tab:orange", "0.5"
@@ -30,13 +27,6 @@ N_BINS = 30
 def _stem(ds: xr.Dataset) -> str:
     sha = str(ds.attrs.get("weights_sha256", ""))[:8]
     return f"{ds.attrs.get('arch', 'model')}" + (f"_{sha}" if sha else "")
-
-
-def _save(fig: plt.Figure, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
 
 
 def sign_split_edges(values: np.ndarray, n_bins: int = N_BINS) -> np.ndarray:
@@ -66,7 +56,7 @@ def plot_histograms(ds: xr.Dataset, out_dir: Path) -> Path:
         ax.set_visible(False)
     fig.suptitle(f"BatchNorm bias per layer, {ds.attrs.get('arch', '')} "
                  f"(blue negative, orange positive; lowest layer first)", fontsize=9)
-    return _save(fig, out_dir / f"bn_bias_hist_{_stem(ds)}.png")
+    return save_figure(fig, out_dir / f"bn_bias_hist_{_stem(ds)}.png")
 
 
 def plot_fractions(ds: xr.Dataset, out_dir: Path) -> Path:
@@ -98,7 +88,7 @@ def plot_fractions(ds: xr.Dataset, out_dir: Path) -> Path:
     bottom.set_ylim(0, 1.0)
     bottom.set_ylabel("mean Phi(beta/|gamma|)")
     bottom.set_xticks(x, names, rotation=90, fontsize=6 if len(names) <= 40 else 4)
-    return _save(fig, out_dir / f"bn_negative_fraction_{_stem(ds)}.png")
+    return save_figure(fig, out_dir / f"bn_negative_fraction_{_stem(ds)}.png")
 
 
 def plot(ds: xr.Dataset, out_dir: Path) -> list[Path]:

@@ -10,15 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+from luckbench.reports.plotting import plt, save_figure
+import numpy as np
+from matplotlib.patches import Rectangle
+import xarray as xr
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
-import xarray as xr  # noqa: E402
-
-from luckbench.reports.ledger import FAILS, HOLDS, UNMET, check_rows, map_name  # noqa: E402
+from luckbench.reports.ledger import FAILS, HOLDS, UNMET, check_rows, map_name
 
 KINDS = ("checks", "feasibility")
 COLOURS = {HOLDS: "#2a9d4b", FAILS: "#d1342f", UNMET: "#999999"}
@@ -57,11 +54,7 @@ def plot_checks(ds: xr.Dataset, out_dir: Path) -> list[Path]:
     ax.axvline(0, color="k", lw=0.8)
     ax.set_xlabel("log10(|value| / bound)   (<= 0: within the bound)")
     ax.set_title("luckbench check: measured value against the theory's bound")
-    fig.tight_layout()
-    path = out_dir / "checks.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return [path]
+    return [save_figure(fig, out_dir / "checks.png")]
 
 
 SETTING_ATTRS = ("scheme", "bias", "dim", "form", "m", "theta0", "K_d", "K_l", "C0", "B_v", "B_dv", "eta")
@@ -97,11 +90,7 @@ def plot_feasibility(ds: xr.Dataset, out_dir: Path) -> list[Path]:
     setting = ", ".join(f"{k} {_short(ds.attrs[k])}" for k in SETTING_ATTRS if k in ds.attrs)
     ax.set_title(f"{theorem}: feasibility of the rate gamma ({int(feasible.sum())}/{feasible.size} feasible; "
                  f"hatched: infeasible)\n{setting}", fontsize=8)
-    fig.tight_layout()
-    path = out_dir / f"feasibility_{theorem}.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return [path]
+    return [save_figure(fig, out_dir / f"feasibility_{theorem}.png")]
 
 
 def plot(ds: xr.Dataset, out_dir: Path) -> list[Path]:

@@ -324,7 +324,7 @@ def rank_early(ds: xr.Dataset) -> tuple[str, str]:
     early = r[1]
     verdict = HOLDS if np.all(early < EARLY_RANK_MAX) else FAILS
     return ("r-bar at init " + ", ".join(fmt(x) for x in r[0]) + "; after epoch 1 "
-            + ", ".join(fmt(x) for x in early) + f"; final " + ", ".join(fmt(x) for x in r[-1])), verdict
+            + ", ".join(fmt(x) for x in early) + "; final " + ", ".join(fmt(x) for x in r[-1])), verdict
 
 
 def _mean_final_rho(res: Result) -> float | None:

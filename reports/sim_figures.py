@@ -13,14 +13,11 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import matplotlib
+from luckbench.reports.plotting import plt, save_figure
+import numpy as np
+import xarray as xr
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import xarray as xr  # noqa: E402
-
-from luckbench.errors import InputError  # noqa: E402
+from luckbench.errors import InputError
 
 KINDS = ("thm4", "thm5", "thm5_protocol", "overparam")
 PAPER_ITERATIONS = (0, 2000, 4000, 6000, 8000, 19900)
@@ -29,15 +26,6 @@ PAPER_ITERATIONS = (0, 2000, 4000, 6000, 8000, 19900)
 def _tag(ds: xr.Dataset) -> str:
     """Short stable name part from the stored configuration (distinct runs, distinct files)."""
     return hashlib.sha256(str(ds.attrs.get("config", "")).encode()).hexdigest()[:8]
-
-
-def _save(fig, out_dir: Path, name: str) -> Path:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / name
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
 
 
 def _band(ax, x, mean, std, label, color=None):
@@ -65,7 +53,7 @@ def plot_thm4(ds: xr.Dataset, out_dir: Path) -> list[Path]:
     ax.set_ylabel("sin theta_j")
     ax.set_title(f"Theorem 4: m = {ds.sizes['node']}, gamma = {float(ds.attrs.get('cond_gamma', np.nan)):.3g}")
     ax.legend(fontsize=8)
-    return [_save(fig, out_dir, f"thm4_{_tag(ds)}.png")]
+    return [save_figure(fig, out_dir / f"thm4_{_tag(ds)}.png")]
 
 
 def _nearest(values: np.ndarray, targets) -> list[int]:
@@ -101,7 +89,7 @@ def plot_thm5(ds: xr.Dataset, out_dir: Path) -> list[Path]:
     ax2.set_yscale("log")
     ax2.set_xlabel("t")
     ax2.legend(fontsize=8)
-    return [_save(fig, out_dir, f"thm5_{_tag(ds)}.png")]
+    return [save_figure(fig, out_dir / f"thm5_{_tag(ds)}.png")]
 
 
 def plot_thm5_protocol(ds: xr.Dataset, out_dir: Path) -> list[Path]:
@@ -118,7 +106,7 @@ def plot_thm5_protocol(ds: xr.Dataset, out_dir: Path) -> list[Path]:
             axes[a, b].set_title(f"x{int(k)}, alpha_W={float(ds['alpha_w'][b]):g}, alpha_V={float(ds['alpha_v'][b]):g}",
                                  fontsize=8)
     axes[0, 0].legend(fontsize=6)
-    paths = [_save(fig, out_dir, f"thm5_protocol_rows_{_tag(ds)}.png")]
+    paths = [save_figure(fig, out_dir / f"thm5_protocol_rows_{_tag(ds)}.png")]
     fig, axes = plt.subplots(1, len(multis), figsize=(4 * len(multis), 3.2), squeeze=False, sharey=True)
     for a, k in enumerate(multis):
         for b, p in enumerate(pairs):
@@ -128,7 +116,7 @@ def plot_thm5_protocol(ds: xr.Dataset, out_dir: Path) -> list[Path]:
         axes[0, a].set_xlabel("iteration")
     axes[0, 0].set_ylabel("mean ||v_u|| - mean ||v_r||")
     axes[0, 0].legend(fontsize=7)
-    paths.append(_save(fig, out_dir, f"thm5_protocol_gap_{_tag(ds)}.png"))
+    paths.append(save_figure(fig, out_dir / f"thm5_protocol_gap_{_tag(ds)}.png"))
     return paths
 
 
@@ -146,7 +134,7 @@ def plot_overparam(ds: xr.Dataset, out_dir: Path) -> list[Path]:
         ax.set_xlabel("iteration")
         ax.legend(fontsize=8)
     ax1.set_title("Over-parameterisation: random students")
-    return [_save(fig, out_dir, f"overparam_{_tag(ds)}.png")]
+    return [save_figure(fig, out_dir / f"overparam_{_tag(ds)}.png")]
 
 
 _PLOTTERS = {"thm4": plot_thm4, "thm5": plot_thm5, "thm5_protocol": plot_thm5_protocol, "overparam": plot_overparam}

@@ -14,12 +14,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import xarray as xr  # noqa: E402
+from luckbench.reports.plotting import plt, save_figure
+import numpy as np
+import xarray as xr
 
 KINDS = ("train",)
 
@@ -46,11 +43,7 @@ def plot_curves(ds: xr.Dataset, out_dir: Path) -> Path:
         axes[3].plot(epochs, ds["teacher_acc"].values, ls="--", label="teacher")
         axes[3].set(title="test accuracy", xlabel="epoch")
         axes[3].legend(fontsize=8)
-    fig.tight_layout()
-    path = out_dir / f"train_rho_rank_{_stem(ds)}.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out_dir / f"train_rho_rank_{_stem(ds)}.png")
 
 
 def plot_beta_h(ds: xr.Dataset, out_dir: Path) -> Path:
@@ -71,11 +64,7 @@ def plot_beta_h(ds: xr.Dataset, out_dir: Path) -> Path:
             ax.set_yticks([])
             label = "beta*" if name == "beta_star" else "H*"
             ax.set_title(f"L{l} {label} ep {int(snap)}", fontsize=8)
-    fig.tight_layout()
-    path = out_dir / f"train_beta_h_{_stem(ds)}.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out_dir / f"train_beta_h_{_stem(ds)}.png")
 
 
 def plot(ds: xr.Dataset, out_dir: Path) -> list[Path]:

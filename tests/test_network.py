@@ -7,10 +7,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from luckbench.errors import InputError
-from luckbench.theory.network import (TEACHER_CHOICES, BatchNorm1d, NetSpec, ReLUNet, randomize_bn_,
+from luckbench.theory.teacher_scheme import ENTRIES
+from luckbench.theory.network import (BatchNorm1d, NetSpec, ReLUNet, randomize_bn_,
                                       student_init_, teacher_init_)
 
-CHOICES = torch.tensor(TEACHER_CHOICES, dtype=torch.float64)
+CHOICES = torch.tensor(ENTRIES, dtype=torch.float64)
 
 
 @pytest.mark.parametrize("kwargs, word", [

@@ -73,7 +73,6 @@ import torch
 from torch import nn
 
 from luckbench.errors import InputError
-from luckbench.theory.teacher_scheme import ENTRIES as TEACHER_CHOICES
 from luckbench.theory.teacher_scheme import distinct_rows
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
