@@ -22,7 +22,7 @@ def test_quick_demo_runs_every_step_and_writes_the_report(tmp_path, capsys):
     assert out.strip().splitlines()[-1] == f"report: {tmp_path / 'index.html'}"
     names = {p.name for p in (tmp_path / "results").glob("*.nc")}
     assert names == {"checks.nc", "feasibility_thm4.nc", "feasibility_thm5.nc", "thm4.nc", "thm5.nc",
-                     "overparam.nc", "train_smoke.nc", "train_smoke_bn.nc", "train_smoke_finite.nc", "train_smoke_wide.nc",
+                     "overparam.nc", "train.nc", "train_bn.nc", "train_finite.nc", "train_narrow.nc",
                      "bn_audit_vgg_digits_bn.nc"}
     verdicts = _verdicts((tmp_path / "index.md").read_text())
     assert len(verdicts) == 21

@@ -9,9 +9,9 @@ Steps, each writing one stored result into ``DIR/results/`` (its console output 
 3. ``thm4``         - a Theorem 4 simulation (``luckbench sim thm4``);
 4. ``thm5``         - a Theorem 5 simulation, v4 Sec. 4.2 protocol at small size (``luckbench sim thm5``),
    and ``overparam``: rho-bar of random students of 1x, 2x, 5x width (``luckbench sim overparam``);
-5. ``train``        - a short teacher-student run (``luckbench train --preset smoke``), and
-   ``train-ablations``: the same with BN after the ReLU, with a finite set of 512 samples, and
-   with an 8x (instead of 4x) wider student;
+5. ``train``        - the paper's small teacher-student run (``luckbench train --preset
+   paper-small-fc``: teacher 10-15-20-25, 10x student, 20 epochs), and ``train-ablations``: the same
+   with BN after the ReLU, with a finite set of 2,000 samples, and with a 2x (instead of 10x) student;
 6. ``bn-audit``     - train the small VGG-BN on the shipped digits, then audit its BN biases
    (``luckbench audit train-digits`` + ``luckbench audit bn``);
 7. ``report``       - ``DIR/index.html`` and ``DIR/index.md`` from everything above.
@@ -37,22 +37,22 @@ from luckbench.errors import InputError
 
 # Sizes: (normal, quick). `--quick` is for the test-suite's smoke run only.
 SIZES = {
-    "thm4": (["--teachers", "5", "--theta0", "45", "--t-end", "100", "--n-times", "101"],
+    "thm4": (["--teachers", "5", "--theta0", "45", "--t-end", "200", "--n-times", "201"],
              ["--teachers", "3", "--theta0", "30", "--t-end", "10", "--n-times", "11"]),
     "thm5": (["--teacher", "10,20,30", "--node-multi", "2", "--alpha-w", "1", "--alpha-v", "1", "--seeds", "4",
-              "--iters", "2000", "--snapshot-every", "100"],
+              "--iters", "4000", "--snapshot-every", "100"],
              ["--teacher", "5,4,3", "--node-multi", "2", "--seeds", "2", "--iters", "50", "--snapshot-every", "10"]),
-    "overparam": (["--node-multis", "1,2,5", "--seeds", "4", "--iters", "2000", "--snapshot-every", "100"],
+    "overparam": (["--node-multis", "1,2,5", "--seeds", "8", "--iters", "5000", "--snapshot-every", "100"],
                   ["--teacher", "5,4,3", "--node-multis", "1,2", "--seeds", "2", "--iters", "40",
                    "--snapshot-every", "20"]),
-    "train": (["--preset", "smoke"], ["--preset", "smoke", "--epochs", "1", "--steps-per-epoch", "20"]),
-    "digits": (["--epochs", "8"], ["--epochs", "1"]),
+    "train": (["--preset", "paper-small-fc"], ["--preset", "smoke", "--epochs", "1", "--steps-per-epoch", "20"]),
+    "digits": (["--epochs", "15"], ["--epochs", "1"]),
     "feasibility": (([0.5, 1, 2, 3, 4, 5, 6, 7, 8, 10, 15, 20, 30, 45], list(range(2, 9))), ([2, 10], [2, 3])),
     "feasibility5": (([1e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2], [4, 8, 12, 16, 24, 32, 48]),
                      ([1e-4, 1e-2], [4, 8])),
 }
-# Training runs that differ from the smoke run in one setting (ledger rows E4, E5, E6).
-ABLATIONS = (("smoke_bn", ["--bn", "after"]), ("smoke_finite", ["--finite", "512"]), ("smoke_wide", ["--width-mult", "8"]))
+# Training runs that differ from the main run in one setting (ledger rows E4, E5, E6).
+ABLATIONS = (("bn", ["--bn", "after"]), ("finite", ["--finite", "2000"]), ("narrow", ["--width-mult", "2"]))
 # Thm 5 map's other constants: math.md's worked example (optimistic K = 2, m = 4, theta0 = 5 deg,
 # B_v = 1, B_dv = 0.3, eta = 0.01, minimum diagonals 0.45) with the zero-bias C0(5 deg) = 0.5.
 THM5_FIXED = {"m": 4, "theta0": math.radians(5.0), "B_v": 1.0, "B_dv": 0.3, "K_d": 2.0, "K_l": 2.0, "C0": 0.5,
@@ -116,7 +116,7 @@ def _steps(results: Path, quick: bool) -> list[tuple[str, list[Action]]]:
         ("thm4", [["sim", "thm4", *SIZES["thm4"][q], "--out", str(results / "thm4.nc")]]),
         ("thm5", [["sim", "thm5", *SIZES["thm5"][q], "--out", str(results / "thm5.nc")]]),
         ("overparam", [["sim", "overparam", *SIZES["overparam"][q], "--out", str(results / "overparam.nc")]]),
-        ("train", [["train", *SIZES["train"][q], "--out", str(results / "train_smoke.nc")]]),
+        ("train", [["train", *SIZES["train"][q], "--out", str(results / "train.nc")]]),
         ("train-ablations", [["train", *SIZES["train"][q], *flags, "--out", str(results / f"train_{tag}.nc")]
                              for tag, flags in ABLATIONS]),
         ("bn-audit", [["audit", "train-digits", *SIZES["digits"][q], "--out", str(weights)],
