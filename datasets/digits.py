@@ -14,7 +14,6 @@ import torch.nn.functional as F
 from luckbench.errors import InputError
 
 SIZES = (8, 16, 32)
-N_CLASSES = 10
 
 
 def _split_indices(n: int, seed: int, test_fraction: float) -> tuple[np.ndarray, np.ndarray]:

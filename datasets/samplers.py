@@ -19,6 +19,17 @@ from luckbench.errors import InputError
 Sampler = Callable[[int, np.random.Generator], np.ndarray]
 
 
+def check_sigma(sigma) -> float:
+    """``sigma`` (the input standard deviation) as a positive finite float, else InputError naming it."""
+    try:
+        scale = float(sigma)
+    except (TypeError, ValueError):
+        raise InputError(f"sigma: expected a positive number, got {sigma!r}") from None
+    if not (math.isfinite(scale) and scale > 0.0):
+        raise InputError(f"sigma: expected a positive finite number, got {sigma!r}")
+    return scale
+
+
 def _check(d: int, sigma: float) -> tuple[int, float]:
     try:
         dim = operator.index(d)
@@ -26,13 +37,7 @@ def _check(d: int, sigma: float) -> tuple[int, float]:
         raise InputError(f"d: expected a positive integer, got {d!r}") from None
     if dim <= 0:
         raise InputError(f"d: expected a positive integer, got {d!r}")
-    try:
-        scale = float(sigma)
-    except (TypeError, ValueError):
-        raise InputError(f"sigma: expected a positive number, got {sigma!r}") from None
-    if not (math.isfinite(scale) and scale > 0.0):
-        raise InputError(f"sigma: expected a positive finite number, got {sigma!r}")
-    return dim, scale
+    return dim, check_sigma(sigma)
 
 
 def gaussian_sampler(d: int, sigma: float = 1.0) -> Sampler:

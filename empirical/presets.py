@@ -88,7 +88,8 @@ class TrainConfig:
         for name in positive:
             if int(getattr(self, name)) <= 0:
                 raise InputError(f"--{_flag(name)}: must be a positive integer, got {getattr(self, name)!r}")
-        non_negative = ("epochs", "finite", "steps_per_epoch", "teacher_epochs", "beta_samples", "beta_every", "threads")
+        non_negative = ("epochs", "finite", "steps_per_epoch", "teacher_epochs", "beta_samples", "beta_every", "threads",
+                        "seed")
         for name in non_negative:
             if int(getattr(self, name)) < 0:
                 raise InputError(f"--{_flag(name)}: must be >= 0, got {getattr(self, name)!r}")

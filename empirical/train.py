@@ -28,7 +28,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -43,7 +42,7 @@ from luckbench.datasets import gaus
 from luckbench.empirical import metrics
 from luckbench.empirical.presets import TrainConfig
 from luckbench.errors import InputError
-from luckbench.store import to_json
+from luckbench.store import atomic_path, to_json
 from luckbench.theory.network import NetSpec, ReLUNet, student_init_, teacher_init_
 
 CHECKPOINT_FORMAT = 1
@@ -217,13 +216,12 @@ def _comparable(cfg_json: str) -> dict:
 
 
 def save_checkpoint(path: Path, cfg: TrainConfig, epoch: int, teacher, student, opt, hist: History) -> None:
-    """Atomically write the run state after ``epoch`` (temp file + rename)."""
+    """Atomically write the run state after ``epoch`` (``luckbench.store.atomic_path``)."""
     state = {"format": CHECKPOINT_FORMAT, "config": to_json(cfg), "epoch": epoch,
              "teacher": teacher.state_dict(), "student": student.state_dict(),
              "optimizer": opt.state_dict(), "history": hist.to_state()}
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
 
 
 def load_checkpoint(path: Path, cfg: TrainConfig, device: torch.device) -> dict:
@@ -283,6 +281,14 @@ def fused_sgd_applies(cfg: TrainConfig) -> bool:
             and cfg.momentum == 0 and cfg.weight_decay == 0)
 
 
+def _count_steps(chunk: torch.Tensor, batch_size: int, bar=None) -> int:
+    """Mini-batches in ``chunk`` (the last one may be short); advances the progress ``bar`` by as many."""
+    n = -(-chunk.shape[0] // batch_size)
+    if bar is not None:
+        bar.update(n)
+    return n
+
+
 @torch.no_grad()
 def fused_sgd_epoch(student: ReLUNet, teacher: ReLUNet, lr: float, chunks, *, batch_size: int, bar=None) -> float:
     """One epoch of plain SGD on the MSE, forward and backward written out by hand.
@@ -315,10 +321,7 @@ def fused_sgd_epoch(student: ReLUNet, teacher: ReLUNet, lr: float, chunks, *, ba
                 weights[l].addmm_(g.t(), acts[l], alpha=-lr)
                 if l > 0:
                     g = g_in.mul_(acts[l] > 0)
-        n = -(-xc.shape[0] // batch_size)
-        steps += n
-        if bar is not None:
-            bar.update(n)
+        steps += _count_steps(xc, batch_size, bar)
     return float(total) / steps
 
 
@@ -335,10 +338,7 @@ def train_epoch(student, teacher, opt, chunks, *, batch_size: int, loss: str, ba
             out.backward()
             opt.step()
             total = out.detach() if total is None else total + out.detach()
-        n = -(-xc.shape[0] // batch_size)
-        steps += n
-        if bar is not None:
-            bar.update(n)
+        steps += _count_steps(xc, batch_size, bar)
     return float(total) / steps
 
 

@@ -32,13 +32,13 @@ def _base_type(tp: Any) -> Any:
     return tp
 
 
-def _parse_bool(text: str) -> bool:
-    low = text.strip().lower()
-    if low in ("1", "true", "yes", "on"):
-        return True
-    if low in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
+def _comma_list(item: type):
+    """Parser of ``"a,b,c"`` into a tuple of ``item``; its name is what argparse shows on bad input."""
+    def parse(text: str) -> tuple:
+        return tuple(item(p) for p in text.split(",") if p.strip())
+
+    parse.__name__ = f"comma-separated {item.__name__}"
+    return parse
 
 
 def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, *, skip: tuple[str, ...] = ()) -> None:
@@ -55,7 +55,9 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, *, skip:
         default = f.default if f.default is not dataclasses.MISSING else (
             f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
         help_text = f.metadata.get("help", "")
-        help_text = f"{help_text} (default: {default})".strip()
+        if "(default" not in help_text:  # a help text that explains its own default keeps it
+            shown = ",".join(map(str, default)) if isinstance(default, (tuple, list)) else default
+            help_text = f"{help_text} (default: {shown})".strip()
         if tp is bool:
             parser.add_argument(_flag(f.name), dest=f.name, action=argparse.BooleanOptionalAction,
                                 default=None, help=help_text)
@@ -65,7 +67,7 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, *, skip:
             kwargs["choices"] = f.metadata["choices"]
         if typing.get_origin(tp) in (tuple, list):
             item = typing.get_args(tp)[0] if typing.get_args(tp) else str
-            kwargs["type"] = lambda s, item=item: tuple(item(p) for p in s.split(",") if p.strip())
+            kwargs["type"] = _comma_list(item)
             kwargs["metavar"] = "A,B,..."
         elif tp in (int, float, str):
             kwargs["type"] = tp

@@ -62,6 +62,8 @@ import xarray as xr
 
 from luckbench.config import config_hash
 from luckbench.errors import InputError
+from luckbench.sim.parallel import default_workers
+from luckbench.store import atomic_path
 
 MANIFEST = "sweep.json"
 LOCK = ".sweep.lock"
@@ -135,6 +137,13 @@ def spec_from_dict(raw: dict, where: str = "sweep spec") -> SweepSpec:
     if program is not None and (not isinstance(program, list) or not program
                                 or not all(isinstance(p, str) for p in program)):
         raise InputError(f"{where}: 'program' must be a non-empty list of strings")
+    try:
+        shlex.split(command)
+    except ValueError as exc:  # e.g. an unclosed quote
+        raise InputError(f"{where}: 'command' is not a valid command line ({exc})") from None
+    for key in ("out", "seed_flag", "out_flag"):
+        if key in raw and not isinstance(raw[key], str):
+            raise InputError(f"{where}: '{key}' must be a string, got {raw[key]!r}")
     fixed = raw.get("fixed", {})
     grid = raw.get("grid", {})
     if not isinstance(fixed, dict) or not isinstance(grid, dict):
@@ -241,20 +250,14 @@ def execute_run(run: Run) -> int:
 def _write_manifest(out_dir: Path, spec: SweepSpec, runs: list[Run]) -> None:
     """Merge this sweep's runs into DIR/sweep.json (atomically): hash -> parameters and seed."""
     path = out_dir / MANIFEST
-    manifest = {"runs": {}}
-    if path.is_file():
-        try:
-            manifest = json.loads(path.read_text())
-        except json.JSONDecodeError:
-            raise InputError(f"corrupt sweep manifest: {path}") from None
+    manifest = _manifest(out_dir)
     manifest["command"] = spec.command
     manifest.setdefault("runs", {})
     for run in runs:
         words = ["luckbench", *run.argv[3:]] if spec.program is None else list(run.argv)
         manifest["runs"][run.name] = {"params": run.params, "seed": run.seed, "command_line": shlex.join(words)}
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
 
 
 def _stale_temporaries(out_dir: Path, runs: list[Run]) -> list[Path]:
@@ -265,8 +268,7 @@ def _stale_temporaries(out_dir: Path, runs: list[Run]) -> list[Path]:
 
 def default_jobs(threads_per_run: int = 1) -> int:
     """Parallel runs that fit the CPUs this process may use."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, cpus // max(1, threads_per_run))
+    return max(1, default_workers() // max(1, threads_per_run))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -411,10 +413,17 @@ def _run_slurm(todo: list[Run], opts: SlurmOptions, out_dir: Path, outcome: Swee
 
 
 def _manifest(out_dir: Path) -> dict:
+    """DIR/sweep.json as a dict (``{"runs": {}}`` when there is none); InputError when it is corrupt."""
     path = out_dir / MANIFEST
     if not path.is_file():
         return {"runs": {}}
-    return json.loads(path.read_text())
+    try:
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InputError(f"corrupt sweep manifest: {path}") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("runs", {}), dict):
+        raise InputError(f"corrupt sweep manifest: {path}")
+    return manifest
 
 
 def _coord_value(value: Any) -> Any:

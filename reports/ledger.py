@@ -26,6 +26,8 @@ from typing import Callable, Iterable
 import numpy as np
 import xarray as xr
 
+from luckbench.empirical.bn_audit import PUBLISHED_PCT_NONPOSITIVE
+
 HOLDS, FAILS, UNMET, NOT_RUN = "holds", "fails", "preconditions unmet", "not run"
 VERDICTS = (HOLDS, FAILS, UNMET, NOT_RUN)
 
@@ -33,13 +35,9 @@ OVERPARAM_Z = 2.0       # "over-parameterisation helps": a narrower width may be
 EARLY_RANK_MAX = 0.25   # "winners rank early": r-bar at the first epoch after init below this, every layer
 THM5_GAP_MIN = 0.0      # u/r separation: mean u-row norm minus mean r-row norm at the end must exceed this
 
-# Published numbers (reference.md, "Published BN-bias numbers"): percent of BN biases <= 0 per layer.
-PUBLISHED_NONPOSITIVE_PCT = {
-    "vgg19_bn": (81.25, 54.69, 71.88, 64.84, 75.39, 76.17, 77.34, 89.45, 98.05, 97.07, 96.48, 99.22,
-                 99.22, 99.41, 99.22, 100.00),
-    "resnet18": (26.56, 50.00, 51.56, 68.75, 59.38, 85.94, 43.75, 43.75, 100.0, 87.50, 89.84, 58.20, 58.20,
-                 98.44, 86.72, 99.41, 99.02, 99.02, 99.02, 0.00),
-}
+# Published numbers (reference.md, "Published BN-bias numbers"): percent of BN biases <= 0 per layer,
+# the BN audit's own table (one copy, in luckbench.empirical.bn_audit).
+PUBLISHED_NONPOSITIVE_PCT = PUBLISHED_PCT_NONPOSITIVE
 PUBLISHED_OVERALL = {"vgg19_bn": "about 92.9 % of 5,504 channels"}
 
 
@@ -364,7 +362,7 @@ def _is_large_teacher(rest: tuple) -> bool | None:
     """The paper's size classes (Fig. 9a): CNN or >= 350 hidden teacher nodes (FC 50-75-100-125) is
     large, BN should help; <= 70 (FC 10-15-20-25) is small, BN should hurt; in between unknown."""
     cfg = {k: json.loads(v) for k, v in rest}
-    if str(cfg.get("kind", "")).lower() == "cnn":
+    if str(cfg.get("kind", "")).lower() in ("cnn", "conv"):  # TrainConfig.kind is "fc" or "conv"
         return True
     teacher = cfg.get("teacher")
     if not isinstance(teacher, list) or len(teacher) < 3:

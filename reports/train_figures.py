@@ -1,7 +1,7 @@
 """Figures of a teacher-student run (``result_kind = "train"``), in the style of Fig. 7-10.
 
-* ``train_rho_rank_<preset>_s<seed>.png``: rho-bar (left) and mean rank r-bar (right) per hidden
-  layer over epochs (epoch 0 = initialisation), plus the validation loss and, for classifiers, the
+* ``train_rho_rank_<preset>_s<seed>.png``: side by side, rho-bar and mean rank r-bar per hidden
+  layer over epochs (epoch 0 = initialisation), the validation loss and, for classifiers, the
   student's and teacher's accuracy.
 * ``train_beta_h_<preset>_s<seed>.png``: aligned beta* and H* per layer at the first and last
   snapshot (rows = each teacher's final winner, so an identity-like matrix means the winners are

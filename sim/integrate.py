@@ -85,7 +85,7 @@ def iterate(dyn: Dynamics, w0: np.ndarray, v0: np.ndarray | None, *, eta: float,
     """Discrete dynamics W <- W + eta dW, V <- V + eta dV, optionally renormalised after every step.
 
     ``kernels()`` gives the kernel for each step (mini-batch estimates; see :func:`batch_kernels`);
-    None uses ``dyn.kernel`` (population expectations). Snapshots at iterations 0, k, 2k, ..., iters.
+    None uses ``dyn.kernel`` (population expectations). Snapshots at iterations 0, k, 2k, ... <= iters.
     """
     if not (eta > 0 and np.isfinite(eta)):
         raise InputError(f"--lr: the learning rate must be positive, got {eta}")

@@ -63,6 +63,8 @@ class Thm4Config:
             raise InputError(f"--t-end: must be positive and finite, got {self.t_end}")
         if self.teachers < 1:
             raise InputError(f"--teachers: need at least 1, got {self.teachers}")
+        if self.seed < 0:
+            raise InputError(f"--seed: must be >= 0, got {self.seed}")
         if self.n_times < 2:
             raise InputError(f"--n-times: need at least 2 output times, got {self.n_times}")
         if self.eta is not None and not (self.eta > 0 and np.isfinite(self.eta)):

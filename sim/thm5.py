@@ -63,8 +63,8 @@ class Thm5Config:
     n_times: int = field(default=101, metadata={"help": "flow: number of output times"})
     mode: str = field(default="paper", metadata={"help": "paper: V unprojected; code: V's columns projected",
                                                  "choices": ("paper", "code")})
-    bias: float | None = field(default=-0.1, metadata={"help": "first-layer teacher bias (omit: zero-bias model)"})
-    top_bias: float | None = field(default=-0.1, metadata={"help": "top-layer teacher bias (omit: none)"})
+    bias: float | None = field(default=-0.1, metadata={"help": "first-layer teacher bias ('none': zero-bias model)"})
+    top_bias: float | None = field(default=-0.1, metadata={"help": "top-layer teacher bias ('none': no top bias)"})
     scheme: str = field(default="code", metadata={"help": "first-layer teacher scheme", "choices": SCHEMES})
     method: str = field(default="KronBDF", metadata={"help": "solve_ivp method (KronBDF: BDF with the structured "
                                                               "Jacobian, for the stiff V block)",
@@ -85,6 +85,8 @@ class Thm5Config:
             raise InputError(f"--node-multi: must be >= 1, got {self.node_multi}")
         if self.seeds < 1:
             raise InputError(f"--seeds: must be >= 1, got {self.seeds}")
+        if self.seed < 0:
+            raise InputError(f"--seed: must be >= 0, got {self.seed}")
         if self.iters is not None and self.t_end is not None:
             raise InputError("--iters/--t-end: give one of them, not both")
         if self.t_end is not None and not (self.t_end > 0 and np.isfinite(self.t_end)):

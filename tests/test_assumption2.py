@@ -125,6 +125,10 @@ def test_bad_input():
             a2.Region.caps(np.eye(2), bad, bias=False)
     with pytest.raises(InputError, match="sigma"):
         a2.augment(np.eye(2), sigma=0.0)
+    with pytest.raises(InputError, match="sigma"):
+        a2.augment(np.eye(2), sigma="x")
+    with pytest.raises(InputError, match="b"):
+        a2.augment(np.eye(2), [0.1, 0.2, 0.3])
     with pytest.raises(InputError, match="kind"):
         a2.region_constant("x", a2.Region.caps(np.eye(2), 0.1, bias=False))
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from luckbench import cli
+from luckbench.errors import InputError
 from luckbench.store import read_dataset
 from luckbench.theory import checks
 from luckbench.theory.verdict import Verdict
@@ -63,6 +64,25 @@ def test_bad_input_exit_2_one_line(argv, words, capsys):
     assert cli.main(["check", *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("luckbench check: error:") and err.count("\n") == 1 and words in err
+
+
+def test_narrow_or_shallow_setups_run_every_check(capsys):
+    # no hidden layer (theorem3 has no BN layer) and a student narrower than the teacher (theorem5
+    # needs n >= m): the checks report holds=None instead of crashing
+    for argv in (["--teacher", "20,4"], ["--teacher", "20,10,4", "--student", "20,5,4"]):
+        assert cli.main(["check", "theorem3", "theorem5", "--json", *argv]) == 0
+        verdicts = {v["name"]: v for v in json.loads(capsys.readouterr().out)}
+        assert verdicts["theorem5"]["holds"] is None
+    assert verdicts["theorem3"]["holds"] is True
+    assert cli.main(["check", "theorem3", "--json", "--teacher", "20,4"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["holds"] is None
+
+
+def test_setup_widths_become_hashable_int_tuples():
+    setup = checks.CheckSetup(teacher=[20, 6, 3], student=[20, 9, 3])
+    assert setup.teacher == (20, 6, 3) and setup.student == (20, 9, 3) and hash(setup) is not None
+    with pytest.raises(InputError, match="--teacher"):
+        checks.CheckSetup(teacher=("a", 2))
 
 
 def test_bad_choice_via_subprocess_has_no_traceback():

@@ -2,6 +2,7 @@
 import argparse
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 
@@ -64,6 +65,9 @@ def test_write_is_atomic_and_carries_provenance(tmp_path):
     assert store.stored_config(ds) == {"a": 1, "flag": True}
     assert int(ds.attrs["seed"]) == 3
     assert list(tmp_path.joinpath("sub").iterdir()) == [out]
+    mask = os.umask(0)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's owner-only 0600
 
 
 def test_failed_write_keeps_the_old_result(tmp_path, monkeypatch):
@@ -113,6 +117,19 @@ def test_dataclass_flags_round_trip():
     assert cfg == _Cfg(epochs=7, lr=0.1, bn="after", bias=False, widths=(4, 5, 6))
     assert config.config_hash(cfg) == config.config_hash(_Cfg(7, 0.1, "after", False, (4, 5, 6)))
     assert config.config_hash(cfg) != config.config_hash(_Cfg())
+
+
+def test_dataclass_flag_help_shows_each_default_once():
+    @dataclasses.dataclass(frozen=True)
+    class Cfg:
+        dim: int | None = dataclasses.field(default=None, metadata={"help": "input size (default max(10, m))"})
+        widths: tuple[int, ...] = (2, 3)
+
+    parser = argparse.ArgumentParser()
+    config.add_dataclass_arguments(parser, Cfg)
+    helps = {a.dest: a.help for a in parser._actions}
+    assert helps["dim"] == "input size (default max(10, m))"
+    assert helps["widths"] == "(default: 2,3)"
 
 
 @pytest.mark.parametrize("text", ["", "20", "20,x", "20,0,4", "20,-3,4"])

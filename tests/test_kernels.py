@@ -388,6 +388,10 @@ W = np.ones((2, 3))
         (lambda f: f(W, W, sigma=float("inf")), "sigma"),
         (lambda f: f(np.ones(3), W), "w1"),
         (lambda f: f(W, W, np.ones(2), np.array([1.0, 1e300])), "b2"),
+        (lambda f: f("abc", W), "w1"),
+        (lambda f: f(W, [[1.0, 2.0, 3.0], [1.0]]), "w2"),
+        (lambda f: f(W, W, ["x", "y"], np.ones(2)), "b1"),
+        (lambda f: f(W, W, sigma="x"), "sigma"),
     ],
 )
 @pytest.mark.parametrize("f", PAIRWISE + (K.gate_relu_x,))

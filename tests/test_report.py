@@ -296,3 +296,12 @@ def test_a_second_report_replaces_the_first_ones_figures(results_dir, tmp_path):
     mine.mkdir()
     report.write_report([results_dir / "thm4.nc"], tmp_path)
     assert not (tmp_path / "figures" / "checks").exists() and mine.is_dir()
+
+
+def test_bn_effect_judges_conv_runs_as_large_teachers(tmp_path):
+    """Fig. 9a: BN should help the CNN; TrainConfig stores the CNN as kind "conv"."""
+    base = {"preset": "paper-cnn", "kind": "conv", "teacher": [1, 64, 64, 64, 64, 100], "seed": 0}
+    _write(tmp_path / "none.nc", _train(final=(0.5, 0.5, 0.5)), "train", config={**base, "bn": "none"})
+    _write(tmp_path / "after.nc", _train(final=(0.8, 0.8, 0.8)), "train", config={**base, "bn": "after"})
+    text, verdict, _ = ledger.bn_effect(report.collect([tmp_path])[0])
+    assert "paper: helps" in text and verdict == "holds"

@@ -18,12 +18,22 @@ from luckbench.reports import sim_figures
     (["thm5", "--bias", "abc"], "--bias"),
     (["protocol42", "--alpha-ws", "1,1", "--alpha-vs", "1"], "--alpha-ws"),
     (["thm5", "--inputs", "laplace", "--t-end", "1"], "--mc-samples"),
+    (["thm4", "--teachers", "2", "--theta0", "30", "--t-end", "1", "--seed", "-1"], "--seed"),
+    (["thm5", "--seed", "-1"], "--seed"),
+    (["thm5", "--teacher", "a,b"], "invalid comma-separated int value"),
 ])
 def test_bad_input_is_one_line_exit_2(tmp_path, capsys, argv, needle):
     assert _exit_code(["sim", *argv, "--out", str(tmp_path / "x.nc")]) == 2
     err = capsys.readouterr().err
     assert needle in err and err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "x.nc").exists()
+
+
+def test_out_folder_is_refused_before_running(tmp_path, capsys):
+    argv = ["sim", "thm4", "--teachers", "2", "--theta0", "30", "--t-end", "1", "--out", str(tmp_path)]
+    assert _exit_code(argv) == 2
+    err = capsys.readouterr().err
+    assert "is a folder" in err and err.count("\n") == 1
 
 
 def _exit_code(argv):

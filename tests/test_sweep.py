@@ -67,6 +67,8 @@ def _expected_y(a, seed):
     ('command = ""', "command"),
     ('command = "sim thm4"\n[grid]\nx = [{a = 1}]', "flag value"),
     ('command = "sim thm4" [', "TOML"),
+    ('command = "sim \'thm4"', "command line"),
+    ('command = "sim thm4"\nout = 5', "'out' must be a string"),
 ])
 def test_bad_specs_are_one_line_input_errors(tmp_path, text, what):
     path = tmp_path / "s.toml"

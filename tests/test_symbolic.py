@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
+from luckbench.errors import InputError
 from luckbench.theory import kernels as K
 from luckbench.theory import symbolic as S
 
@@ -20,6 +21,11 @@ def test_a_false_identity_is_rejected(monkeypatch):
     # the printed-paper style slip g'(theta) = -theta sin(theta) must not verify
     monkeypatch.setitem(S.IDENTITIES, "wrong", lambda: (sp.diff(S.arccos_g(), S.theta), -S.theta * sp.sin(S.theta)))
     assert S.verify("wrong") is False
+
+
+def test_unknown_identity_is_an_input_error():
+    with pytest.raises(InputError, match="name"):
+        S.verify("no_such_identity")
 
 
 @pytest.mark.parametrize("deg", [0.5, 30.0, 90.0, 135.0, 179.5])

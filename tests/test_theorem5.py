@@ -95,6 +95,8 @@ def test_bad_input():
         T5.constants(eps_d=0, eps_l=0, **{**EXAMPLE, "K_l": float("nan")})
     with pytest.raises(InputError, match="W_star"):
         T5.constants_from_weights([[np.nan, 1.0]], [[1.0]], None, [[1.0]], 0.1, 0.01)
+    with pytest.raises(InputError, match="C0"):
+        T5.constants_from_weights([[0.0, 1.0]], [[1.0]], None, [[1.0]], 0.1, 0.01, C0="x")
 
 
 def test_constants_from_weights_zero_bias():

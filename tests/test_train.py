@@ -109,6 +109,7 @@ def _cli_error(capsys, argv):
     (["--preset", "smoke", "--width-mult", "0"], "--width-mult"),
     (["--preset", "smoke", "--lr", "nan"], "--lr"),
     (["--preset", "smoke", "--teacher", "20,0,3"], "--teacher"),
+    (["--preset", "smoke", "--seed", "-1"], "--seed"),
     (["--preset", "cifar-fc"], "--data-dir"),
     (["--preset", "cifar-fc", "--data-dir", "/no/such/cifar"], "/no/such/cifar"),
     (["--preset", "digits-fc", "--teacher", "20,5,10"], "--teacher"),

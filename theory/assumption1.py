@@ -39,10 +39,11 @@ import math
 import numpy as np
 import torch
 
+from luckbench.errors import InputError
 from luckbench.theory import kernels
 from luckbench.theory.network import ReLUNet, check_compatible, teacher_student
 from luckbench.theory.theorem1 import (autograd_gradients, beta_matrices, effective_layers, gaussian_inputs,
-                                       relu_trace)
+                                       relu_trace, with_constant_node)
 from luckbench.theory.verdict import Verdict
 
 A1_BOUND = 0.1  # Assumption 1 is reported as holding when every hidden layer's raw r_A1 <= this
@@ -92,18 +93,6 @@ def relative_residual(exact: np.ndarray, fact: np.ndarray, weight: np.ndarray | 
     return float(np.linalg.norm(exact - fact) / den) if den > 0 else float(np.linalg.norm(exact - fact))
 
 
-def _aug(x: torch.Tensor) -> torch.Tensor:
-    return torch.cat([torch.flatten(x, 1), torch.ones(x.shape[0], 1, dtype=x.dtype)], dim=1)
-
-
-def _aug_weight(layer, square: bool) -> torch.Tensor:
-    """[W, b] of an effective layer (BN folded); ``square`` appends the constant node's row [0, 1]."""
-    w = layer.augmented_matrix()
-    if square:
-        w = torch.cat([w, torch.eye(w.shape[1], dtype=w.dtype)[-1:]], dim=0)
-    return w
-
-
 class _Sums:
     """Running sums over Monte Carlo chunks for one weight layer."""
 
@@ -128,7 +117,7 @@ def mc_layer_dynamics(student: ReLUNet, teacher: ReLUNet, x: torch.Tensor, *, ch
     stay under ~2e7 numbers)."""
     check_compatible(student, teacher)
     if student.spec.kind != "fc":
-        raise ValueError("mc_layer_dynamics: fully connected networks only")
+        raise InputError(f"student: mc_layer_dynamics needs fully connected networks, got kind {student.spec.kind!r}")
     depth = student.spec.depth
     if chunk is None:
         widest = max(student.spec.widths[1:-1], default=1)
@@ -140,8 +129,8 @@ def mc_layer_dynamics(student: ReLUNet, teacher: ReLUNet, x: torch.Tensor, *, ch
         t_gate, t_act = relu_trace(teacher, xc)
         grads = autograd_gradients(student, teacher, xc)
         betas = beta_matrices(student, teacher, xc)
-        s_in = [_aug(xc)] + [_aug(a) for a in s_act]  # inputs of every weight layer
-        t_in = [_aug(xc)] + [_aug(a) for a in t_act]
+        s_in = [with_constant_node(xc)] + [with_constant_node(a) for a in s_act]  # inputs of every weight layer
+        t_in = [with_constant_node(xc)] + [with_constant_node(a) for a in t_act]
         with torch.no_grad():
             out_diff = teacher(xc) - student(xc)
         for i in range(depth + 1):
@@ -155,8 +144,8 @@ def mc_layer_dynamics(student: ReLUNet, teacher: ReLUNet, x: torch.Tensor, *, ch
                 continue
             g = grads[i]
             b_star, b_own = betas[i]
-            gs, gt = s_gate[i], _aug(t_gate[i])
-            gs_aug = _aug(gs)
+            gs, gt = s_gate[i], with_constant_node(t_gate[i])
+            gs_aug = with_constant_node(gs)
             acc.add("exact", g.T @ fs)
             acc.add("beta_star", b_star.sum(0))
             acc.add("beta_own", b_own.sum(0))
@@ -174,8 +163,8 @@ def mc_layer_dynamics(student: ReLUNet, teacher: ReLUNet, x: torch.Tensor, *, ch
     for i in range(depth + 1):
         acc = sums[i]
         top = i == depth
-        wt_s = _aug_weight(s_layers[i], square=not top).numpy()
-        wt_t = _aug_weight(t_layers[i], square=not top).numpy()
+        wt_s = s_layers[i].augmented_matrix(square=not top).numpy()
+        wt_t = t_layers[i].augmented_matrix(square=not top).numpy()
         l_star, l_own = acc.mean("L_star"), acc.mean("L_own")
         if top:
             fact = wt_t @ l_star.T - wt_s @ l_own.T

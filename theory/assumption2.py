@@ -33,6 +33,7 @@ import math
 import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 
+from luckbench.datasets.samplers import check_sigma
 from luckbench.errors import InputError
 from luckbench.theory import kernels
 from luckbench.theory.verdict import Verdict
@@ -70,6 +71,17 @@ def as_angle(theta0, what: str = "theta0", *, upper: float = math.pi) -> float:
     return t
 
 
+def as_number(x, what: str, *, positive: bool = False, allow_inf: bool = False) -> float:
+    """``x`` as a float >= 0 (> 0 if ``positive``; finite unless ``allow_inf``), else InputError naming ``what``."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        raise InputError(f"{what}: expected a number, got {x!r}") from None
+    if math.isnan(v) or (math.isinf(v) and not allow_inf) or v < 0 or (positive and v == 0):
+        raise InputError(f"{what}: must be a {'positive' if positive else 'non-negative'} finite number, got {x!r}")
+    return v
+
+
 def unit_rows(w, what: str = "w_star") -> np.ndarray:
     """Rows scaled to unit norm (after :func:`as_rows` validation)."""
     a = as_rows(w, what)
@@ -79,14 +91,21 @@ def unit_rows(w, what: str = "w_star") -> np.ndarray:
 def augment(w, b=None, *, sigma: float = 1.0) -> np.ndarray:
     """Whitened augmented rows w~ = [sigma*w, b] (math.md sec 0); ``b=None`` gives sigma*w (no bias coordinate)."""
     a = as_rows(w, "w")
-    if not (math.isfinite(sigma) and sigma > 0):
-        raise InputError(f"sigma: must be a finite positive number, got {sigma!r}")
+    sigma = check_sigma(sigma)
     if b is None:
         return sigma * a
-    bb = np.broadcast_to(np.asarray(b, dtype=np.float64), (a.shape[0],))
+    return np.concatenate([sigma * a, bias_values(b, a.shape[0], "b")[:, None]], axis=1)
+
+
+def bias_values(b, n: int, what: str) -> np.ndarray:
+    """``b`` (a number or n values) as n finite float64 biases; InputError naming ``what`` otherwise."""
+    try:
+        bb = np.broadcast_to(np.asarray(b, dtype=np.float64), (n,))
+    except (TypeError, ValueError):
+        raise InputError(f"{what}: expected a number or one value per row ({n}), got {b!r}") from None
     if not np.all(np.isfinite(bb)):
-        raise InputError("b: contains non-finite values")
-    return np.concatenate([sigma * a, bb[:, None]], axis=1)
+        raise InputError(f"{what}: contains non-finite values")
+    return bb
 
 
 def psi(kind: str, w1: np.ndarray, w2: np.ndarray, *, bias: bool) -> np.ndarray:
@@ -118,12 +137,29 @@ def kd_zero_bias(Theta: float, delta: float) -> float:
     return float(big_psi(min(alpha, max(Theta, math.pi - Theta)))) / (math.pi - Theta)
 
 
+def g_arccos(theta):
+    """g(t) = sin t + (pi - t) cos t (degree-1 arc-cosine kernel, math.md sec 1)."""
+    theta = np.asarray(theta, dtype=np.float64)
+    return np.sin(theta) + (np.pi - theta) * np.cos(theta)
+
+
 def arccos_profile(kind: str, theta):
     """psi on unit zero-bias rows as a function of their angle: (pi-t)/(2pi) for d, g(t)/(2pi) for l (math.md sec 1)."""
     theta = np.asarray(theta, dtype=np.float64)
     if kind == "d":
         return (np.pi - theta) / (2 * np.pi)
-    return (np.sin(theta) + (np.pi - theta) * np.cos(theta)) / (2 * np.pi)
+    return g_arccos(theta) / (2 * np.pi)
+
+
+def grid_sup(f, lo: float, hi: float, points: int) -> float:
+    """sup of the scalar function ``f`` (vectorised) on [lo, hi]: the best of ``points`` grid values
+    (NaN read as 0), refined by bounded Brent between that grid point's neighbours."""
+    grid = np.linspace(lo, hi, points)
+    vals = np.nan_to_num(f(grid), nan=0.0)
+    i = int(np.argmax(vals))
+    res = minimize_scalar(lambda t: -float(f(t)), bounds=(grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]),
+                          method="bounded")
+    return float(max(vals[i], -res.fun))
 
 
 def _profile_ratio(kind: str, theta1, alpha, printed: bool):
@@ -208,12 +244,7 @@ def self_constant(kind: str, radius: float, *, moving_base: bool, printed: bool 
             diff = np.maximum(diff - base, 0.0)
         return diff / (base * 2 * np.sin(alpha / 2))
 
-    grid = np.linspace(radius * 1e-6, radius, 1025)
-    vals = np.nan_to_num(ratio(grid), nan=0.0)
-    i = int(np.argmax(vals))
-    res = minimize_scalar(lambda a: -float(ratio(a)), bounds=(grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]),
-                          method="bounded")
-    return float(max(vals[i], -res.fun))
+    return grid_sup(ratio, radius * 1e-6, radius, 1025)
 
 
 def zero_bias_constant(kind: str, region: Region, *, printed: bool = False) -> float:

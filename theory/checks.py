@@ -50,10 +50,16 @@ class CheckSetup:
             raise InputError(f"--bn: expected none, before or after, got {self.bn!r}")
         if self.dtype not in ("float64", "float32"):
             raise InputError(f"--dtype: expected float64 or float32, got {self.dtype!r}")
-        for what, widths in (("teacher", self.teacher), ("student", self.student)):
+        for what in ("teacher", "student"):
+            widths = getattr(self, what)
             if widths is None:
                 continue
-            if len(widths) < 2 or any(int(w) <= 0 for w in widths):
+            try:  # a tuple of ints keeps the setup hashable (checks cache on it)
+                widths = tuple(int(w) for w in widths)
+            except (TypeError, ValueError):
+                raise InputError(f"--{what}: expected a sequence of integer widths, got {widths!r}") from None
+            object.__setattr__(self, what, widths)
+            if len(widths) < 2 or any(w <= 0 for w in widths):
                 raise InputError(f"--{what}: widths must be at least two positive integers, got {widths}")
         if self.student is not None:
             if len(self.student) != len(self.teacher):

@@ -12,8 +12,8 @@ Teacher schemes of :func:`thm4_map` (rows in whitened augmented coordinates, uni
 
 * ``orthogonal``: w*_j = e_j (zero bias) or [e_j; a]/sqrt(1 + a^2) with common standardised bias
   a = ``bias``. By symmetry every pair looks alike, so K_d is computed once per theta0 on
-  min(m, 2) teachers (exact for zero bias, a search lower bound with a bias coordinate) and eps_d
-  once per m. Needs m <= ``dim`` (default: the largest m).
+  min(m, 2) teachers (exact for zero bias, a search lower bound with a bias coordinate); eps_d is
+  measured per (theta0, m). Needs m <= ``dim`` (default: the largest m).
 * ``paper``: the paper's first-layer teacher (H2's ``teacher_init_``; entries in {+-0.5, +-0.25, 0},
   input std 10, dimension ``dim`` = 20 by default); ``bias`` None gives zero-bias rows, anything
   else the scheme's U[-0.5, 0.5] biases. K_d and eps_d are measured per (theta0, m).

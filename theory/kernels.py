@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import erfcx, log_ndtr, ndtr, owens_t
 
+from luckbench.datasets.samplers import check_sigma as _sigma
 from luckbench.errors import InputError
 
 __all__ = ["psi_d", "psi_l", "gate_relu", "gate_relu_x", "gate_mean", "relu_mean"]
@@ -58,7 +59,7 @@ _DROP = 45.0  # quadrature range: where the log-integrand has fallen by this muc
 # ----------------------------------------------------------------------------- input checking
 def _weights(w, name: str) -> np.ndarray:
     """``w`` as a finite (n, d) float64 array with nonzero rows, else InputError naming it."""
-    arr = np.asarray(w, dtype=np.float64)
+    arr = _float_array(w, name)
     if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
         raise InputError(f"{name}: expected a non-empty 2-D array (nodes, d), got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
@@ -69,6 +70,14 @@ def _weights(w, name: str) -> np.ndarray:
     if not np.all(np.isfinite(norms)):
         raise InputError(f"{name}: a row norm overflows float64")
     return arr
+
+
+def _float_array(x, name: str) -> np.ndarray:
+    """``x`` as a float64 array; non-numeric or ragged input is an InputError naming it."""
+    try:
+        return np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"{name}: expected a numeric array") from None
 
 
 def _row_norms(w: np.ndarray) -> np.ndarray:
@@ -82,7 +91,7 @@ def _bias(b, n: int, name: str) -> np.ndarray:
     """``b`` as a finite (n,) float64 array (None -> zeros), else InputError naming it."""
     if b is None:
         return np.zeros(n)
-    arr = np.asarray(b, dtype=np.float64)
+    arr = _float_array(b, name)
     if arr.shape != (n,):
         raise InputError(f"{name}: expected shape ({n},), got {arr.shape}")
     if not np.all(np.isfinite(arr)):
@@ -97,16 +106,6 @@ def _standardised(b, scale, name: str) -> np.ndarray:
     if not np.all(np.abs(a) <= _MAX_STD_BIAS):
         raise InputError(f"{name}: |bias| / (sigma |w|) exceeds {_MAX_STD_BIAS:g} standard deviations")
     return a
-
-
-def _sigma(sigma) -> float:
-    try:
-        s = float(sigma)
-    except (TypeError, ValueError):
-        raise InputError(f"sigma: expected a positive number, got {sigma!r}") from None
-    if not (math.isfinite(s) and s > 0.0):
-        raise InputError(f"sigma: expected a positive finite number, got {sigma!r}")
-    return s
 
 
 # ----------------------------------------------------------------------------- geometry
@@ -134,14 +133,18 @@ def _pair_diff_sq(u: np.ndarray, v: np.ndarray, i: np.ndarray, j: np.ndarray, si
     return out
 
 
-def _pairs(w1, w2, b1, b2, sigma) -> _Pairs:
-    """Validate the inputs and compute sigma_i, a_i, rho, 1 -+ rho and r for every pair."""
+def _layers(w1, w2, b1, b2) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(w1, w2, b1, b2) validated: (n1, d) and (n2, d) weights, (n1,) and (n2,) biases (None -> zeros)."""
     w1 = _weights(w1, "w1")
     w2 = _weights(w2, "w2")
     if w1.shape[1] != w2.shape[1]:
         raise InputError(f"w2: input dimension {w2.shape[1]} differs from w1's {w1.shape[1]}")
-    b1 = _bias(b1, w1.shape[0], "b1")
-    b2 = _bias(b2, w2.shape[0], "b2")
+    return w1, w2, _bias(b1, w1.shape[0], "b1"), _bias(b2, w2.shape[0], "b2")
+
+
+def _pairs(w1, w2, b1, b2, sigma) -> _Pairs:
+    """Validate the inputs and compute sigma_i, a_i, rho, 1 -+ rho and r for every pair."""
+    w1, w2, b1, b2 = _layers(w1, w2, b1, b2)
     s = _sigma(sigma)
     n1, n2 = _row_norms(w1), _row_norms(w2)
     u, v = w1 / n1[:, None], w2 / n2[:, None]

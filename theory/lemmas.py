@@ -22,7 +22,6 @@ import dataclasses
 import math
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 from luckbench.theory import assumption2 as a2
 from luckbench.theory import assumption3 as a3
@@ -86,16 +85,10 @@ def eq30_rhs(t: PairTerms, K_l: float, v_k, vs_k, *, paper_mode: bool = False) -
 
 
 # ----------------------------------------------------------------------------- Lemma 4
-def g_arccos(theta):
-    """g(t) = sin t + (pi - t) cos t (degree-1 arc-cosine kernel, math.md sec 1)."""
-    theta = np.asarray(theta, dtype=np.float64)
-    return np.sin(theta) + (np.pi - theta) * np.cos(theta)
-
-
 def c0_ratio_zero_bias(theta):
     """Zero-bias Lemma 4 ratio at angle t: (pi - g(t)) / (g(t) 4 sin^2(t/2)) (tends to 1/2 as t -> 0)."""
     theta = np.asarray(theta, dtype=np.float64)
-    return (np.pi - g_arccos(theta)) / (g_arccos(theta) * 4 * np.sin(theta / 2) ** 2)
+    return (np.pi - a2.g_arccos(theta)) / (a2.g_arccos(theta) * 4 * np.sin(theta / 2) ** 2)
 
 
 def c0_zero_bias(theta0: float) -> float:
@@ -104,12 +97,7 @@ def c0_zero_bias(theta0: float) -> float:
     0.505, 0.642, 1.071, 2.72, 17.8 at 30, 60, 90, 120, 150 degrees; diverges as theta0 -> pi.
     """
     theta0 = a2.as_angle(theta0)
-    grid = np.linspace(theta0 * 1e-3, theta0, 2001)
-    vals = c0_ratio_zero_bias(grid)
-    i = int(np.argmax(vals))
-    lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
-    res = minimize_scalar(lambda t: -float(c0_ratio_zero_bias(t)), bounds=(lo, hi), method="bounded")
-    return float(max(0.5, vals[i], -res.fun))
+    return max(0.5, a2.grid_sup(c0_ratio_zero_bias, theta0 * 1e-3, theta0, 2001))
 
 
 def lemma4_ratio(w, ws, *, bias: bool) -> float:
@@ -140,11 +128,15 @@ def linear_constant(w_star, *, bias: bool) -> float:
     To first order l_jj - l*_jj = grad_1 psi_l(w*, w*) . dw (psi_l symmetric); it is 0 for zero bias
     (psi_l(w, w) = ||w||^2/2 is stationary on the sphere) and positive with a bias coordinate.
     """
-    rows = a2.unit_rows(w_star)
+    return float(np.max(_self_tangents(a2.unit_rows(w_star), bias=bias)[1]))
+
+
+def _self_tangents(rows: np.ndarray, *, bias: bool) -> tuple[np.ndarray, np.ndarray]:
+    """For unit rows w*_j: the tangential parts P_perp grad_1 psi_l(w*_j, w*_j) (m, D) and their
+    norms over psi_l(w*_j, w*_j) (m,), the per-row linear constants of :func:`linear_constant`."""
     grad = self_gradient(rows, bias=bias)
     tang = grad - np.sum(grad * rows, axis=1, keepdims=True) * rows
-    diag = np.diag(a2.psi("l", rows, rows, bias=bias))
-    return float(np.max(np.linalg.norm(tang, axis=1) / diag))
+    return tang, np.linalg.norm(tang, axis=1) / np.diag(a2.psi("l", rows, rows, bias=bias))
 
 
 # ----------------------------------------------------------------------------- random configurations
@@ -247,9 +239,8 @@ def check_lemma4(setup, *, count: int = 40) -> Verdict:
         return Verdict("lemma4", "|l*_jj - l_jj| <= C0 l*_jj ||dw_j||^2 (Eq. 32)", "bound",
                        holds=bool(worst <= c0 * (1 + TOL)), value=worst, bound=c0, tolerance=TOL, details=details)
     c1 = linear_constant(rows, bias=True)
-    grad = self_gradient(rows, bias=True)
-    tang = grad - np.sum(grad * rows, axis=1, keepdims=True) * rows
-    j = int(np.argmax(np.linalg.norm(tang, axis=1) / np.diag(a2.psi("l", rows, rows, bias=True))))
+    tang, per_row = _self_tangents(rows, bias=True)
+    j = int(np.argmax(per_row))
     u = tang[j] / np.linalg.norm(tang[j])
     ratios = {}
     for step in (1e-1, 1e-2, 1e-3):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from luckbench.errors import InputError
-from luckbench.theory.kernels import _bias, _weights
+from luckbench.theory.kernels import _layers
 
 __all__ = ["KERNELS", "MCEstimate", "mc_kernels"]
 
@@ -97,10 +97,7 @@ def mc_kernels(
     drawn from ``numpy.random.default_rng(seed)`` in chunks of ``chunk`` rows (default: about 2M
     floats per (chunk, n1 + n2 + d) block).
     """
-    w1, w2 = _weights(w1, "w1"), _weights(w2, "w2")
-    if w1.shape[1] != w2.shape[1]:
-        raise InputError(f"w2: input dimension {w2.shape[1]} differs from w1's {w1.shape[1]}")
-    b1, b2 = _bias(b1, w1.shape[0], "b1"), _bias(b2, w2.shape[0], "b2")
+    w1, w2, b1, b2 = _layers(w1, w2, b1, b2)
     names = tuple(names)
     unknown = [n for n in names if n not in KERNELS]
     if unknown:

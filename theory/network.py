@@ -422,8 +422,8 @@ def teacher_student(teacher: tuple[int, ...], student: tuple[int, ...], *, seed:
     """A paper-scheme teacher and a default-initialised student (seeds ``seed`` and ``seed + 1``).
 
     ``spec_kwargs`` are the shared :class:`NetSpec` fields (kind, bias, bn, dtype, ...). BN layers,
-    if any, get random statistics (:func:`randomize_bn_`, seed ``seed + 2``) so eval-mode BN is a
-    non-trivial affine map.
+    if any, get random statistics (:func:`randomize_bn_`, seeds ``seed + 2`` for the teacher and
+    ``seed + 3`` for the student) so eval-mode BN is a non-trivial affine map.
     """
     t_net = ReLUNet(NetSpec(tuple(teacher), **spec_kwargs))
     s_net = ReLUNet(NetSpec(tuple(student), **spec_kwargs))

@@ -23,6 +23,8 @@ from typing import Callable
 
 import sympy as sp
 
+from luckbench.errors import InputError
+
 __all__ = ["IDENTITIES", "zero_bias_psi_d", "zero_bias_psi_l", "arccos_g", "verify", "verify_all"]
 
 theta = sp.Symbol("theta", positive=True)  # angle between w and w', in (0, pi)
@@ -32,7 +34,6 @@ z, a, t, h, k, rho = sp.symbols("z a t h k rho", real=True)
 eps = sp.Symbol("epsilon", positive=True)
 
 _density = R * sp.exp(-R**2 / 2) / (2 * sp.pi)  # standard 2-D Gaussian in polar coordinates (with Jacobian R)
-_std_pdf = sp.exp(-z**2 / 2) / sp.sqrt(2 * sp.pi)
 
 
 def _std_cdf(x):
@@ -99,12 +100,12 @@ IDENTITIES: dict[str, Callable[[], tuple]] = {
         sp.Matrix([sp.Rational(1, 2), 0]),
     ),
     # Stein in 1-D: E[Z f(Z)] = E[f'(Z)] with f(z) = (z + a)_+, i.e. int_{-a}^oo z (z + a) phi = Phi(a)
-    "stein_1d": lambda: (sp.integrate(z * (z + a) * _std_pdf, (z, -a, sp.oo)), _std_cdf(a)),
+    "stein_1d": lambda: (sp.integrate(z * (z + a) * _pdf(z), (z, -a, sp.oo)), _std_cdf(a)),
     # G(t) = E[(Z + t)_+] = t Phi(t) + phi(t) and G'(t) = Phi(t)
-    "relu_mean": lambda: (sp.integrate((z + t) * _std_pdf, (z, -t, sp.oo)), t * _std_cdf(t) + _pdf(t)),
+    "relu_mean": lambda: (sp.integrate((z + t) * _pdf(z), (z, -t, sp.oo)), t * _std_cdf(t) + _pdf(t)),
     "relu_mean_derivative": lambda: (sp.diff(t * _std_cdf(t) + _pdf(t), t), _std_cdf(t)),
     # self term: E[(Z + a)_+^2] = (1 + a^2) Phi(a) + a phi(a)  (psi_l(w~, w~) / |omega|^2)
-    "self_term": lambda: (sp.integrate((z + a) ** 2 * _std_pdf, (z, -a, sp.oo)), (1 + a**2) * _std_cdf(a) + a * _pdf(a)),
+    "self_term": lambda: (sp.integrate((z + a) ** 2 * _pdf(z), (z, -a, sp.oo)), (1 + a**2) * _std_cdf(a) + a * _pdf(a)),
     # origin of Owen's form: Phi2(0, 0; rho) = 1/4 + arcsin(rho)/(2 pi) = (pi - theta)/(2 pi), theta = arccos(rho)
     "phi2_origin": lambda: (
         (sp.Rational(1, 4) + sp.asin(rho) / (2 * sp.pi)).rewrite(sp.acos),
@@ -119,6 +120,8 @@ IDENTITIES: dict[str, Callable[[], tuple]] = {
 
 def verify(name: str) -> bool:
     """True when identity ``name`` holds symbolically (``simplify(lhs - rhs)`` is zero)."""
+    if name not in IDENTITIES:
+        raise InputError(f"name: unknown identity {name!r}; known: {', '.join(IDENTITIES)}")
     lhs, rhs = IDENTITIES[name]()
     diffs = (lhs - rhs) if isinstance(lhs, sp.MatrixBase) else [lhs - rhs]
     return all(sp.simplify(sp.expand(sp.sympify(e).rewrite(sp.erf))) == 0 for e in diffs)

@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from luckbench.datasets.samplers import gaussian_sampler
+from luckbench.errors import InputError
 from luckbench.theory.network import ReLUNet, check_compatible, teacher_student
 from luckbench.theory.verdict import Verdict
 
@@ -80,14 +81,21 @@ class EffectiveLayer:
     def __call__(self, h: torch.Tensor) -> torch.Tensor:
         return self.lin(h) + self.bias
 
-    def augmented_matrix(self) -> torch.Tensor:
-        """FC only: [W_eff, b_eff] (out x (in + 1)), W_eff = diag(out_scale) W diag(in_scale)."""
+    def augmented_matrix(self, square: bool = False) -> torch.Tensor:
+        """FC only: [W_eff, b_eff] (out x (in + 1)), W_eff = diag(out_scale) W diag(in_scale);
+        ``square`` appends the constant node's row [0, 1]: W~ = [[W, b], [0, 1]]."""
         w = self.weight
         if self.in_scale is not None:
             w = w * self.in_scale.reshape(1, -1)
         if self.out_scale is not None:
             w = w * self.out_scale.reshape(-1, 1)
-        return torch.cat([w, self.bias.reshape(-1, 1)], dim=1)
+        w = torch.cat([w, self.bias.reshape(-1, 1)], dim=1)
+        return torch.cat([w, torch.eye(w.shape[1], dtype=w.dtype)[-1:]], dim=0) if square else w
+
+
+def with_constant_node(x: torch.Tensor) -> torch.Tensor:
+    """Per sample [x; 1] (flattened): a layer's values with the constant bias node appended."""
+    return torch.cat([torch.flatten(x, 1), torch.ones(x.shape[0], 1, dtype=x.dtype)], dim=1)
 
 
 def _bn_affine(bn) -> tuple[torch.Tensor, torch.Tensor]:
@@ -222,13 +230,9 @@ def beta_matrices(student: ReLUNet, teacher: ReLUNet, x: torch.Tensor
     """Explicit Eq. 3 per sample (FC only): for each hidden layer l, (B*_l, B_l) with shapes
     (N, n_l, m_l + 1) and (N, n_l, n_l + 1); the last column is the constant (bias) node."""
     if student.spec.kind != "fc":
-        raise ValueError("beta_matrices: fully connected networks only")
+        raise InputError(f"student: beta_matrices needs fully connected networks, got kind {student.spec.kind!r}")
     s_layers, t_layers, (s_gate, _), (t_gate, _) = _prepare(student, teacher, x)
     n = x.shape[0]
-
-    def gate_aug(g: torch.Tensor) -> torch.Tensor:  # f' with the constant node's 1 appended
-        return torch.cat([g, torch.ones(n, 1, dtype=g.dtype)], dim=1)
-
     w_top, t_top = s_layers[-1].augmented_matrix(), t_layers[-1].augmented_matrix()
     b_star = (w_top.T @ t_top).expand(n, -1, -1)  # (n_{L-1}+1, m_{L-1}+1): B* at layer L-1, augmented
     b_own = (w_top.T @ w_top).expand(n, -1, -1)
@@ -237,10 +241,8 @@ def beta_matrices(student: ReLUNet, teacher: ReLUNet, x: torch.Tensor
         out.append((b_star[:, :-1, :], b_own[:, :-1, :]))
         if l == 0:
             break
-        ws, wt = s_layers[l].augmented_matrix(), t_layers[l].augmented_matrix()
-        ws = torch.cat([ws, torch.eye(ws.shape[1], dtype=ws.dtype)[-1:]], dim=0)  # [[W, b], [0, 1]]
-        wt = torch.cat([wt, torch.eye(wt.shape[1], dtype=wt.dtype)[-1:]], dim=0)
-        ds, dt = gate_aug(s_gate[l]), gate_aug(t_gate[l])
+        ws, wt = s_layers[l].augmented_matrix(square=True), t_layers[l].augmented_matrix(square=True)
+        ds, dt = with_constant_node(s_gate[l]), with_constant_node(t_gate[l])  # f' = 1 at the constant node
         b_star = ws.T @ (ds[:, :, None] * b_star * dt[:, None, :]) @ wt
         b_own = ws.T @ (ds[:, :, None] * b_own * ds[:, None, :]) @ ws
     return out[::-1]

@@ -87,24 +87,8 @@ def teacher_rows(w_star, bias=None) -> tuple[np.ndarray, bool]:
             raise InputError("w_star: a bias coordinate needs at least 2 columns")
         return rows, True
     rows = a2.as_rows(w_star, "w_star")
-    try:
-        b = np.broadcast_to(np.asarray(bias, dtype=np.float64), (rows.shape[0],))
-    except (TypeError, ValueError):
-        raise InputError(f"bias: expected None, a bool, a number or one value per teacher row, got {bias!r}") from None
-    if not np.all(np.isfinite(b)):
-        raise InputError("bias: contains non-finite values")
+    b = a2.bias_values(bias, rows.shape[0], "bias")
     return a2.unit_rows(np.concatenate([rows, b[:, None]], axis=1), "w_star"), True
-
-
-def _finite_nonneg(x, what: str, *, allow_inf: bool = False) -> float:
-    """``x`` as a float >= 0 (finite unless ``allow_inf``); InputError naming ``what`` otherwise."""
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        raise InputError(f"{what}: expected a number, got {x!r}") from None
-    if math.isnan(v) or v < 0 or (math.isinf(v) and not allow_inf):
-        raise InputError(f"{what}: must be a finite number >= 0, got {x!r}")
-    return v
 
 
 def conditions(w_star, theta0, *, bias=None, K_d=None, eps_d=None, eta=None, paper_mode=False) -> Thm4Conditions:
@@ -122,10 +106,10 @@ def conditions(w_star, theta0, *, bias=None, K_d=None, eps_d=None, eta=None, pap
     if K_d is None:
         est = a2.region_constant("d", a2.Region.caps(rows, t0, bias=has_bias))
         K_d, K_method = est.K, est.method
-    K_d = _finite_nonneg(K_d, "K_d", allow_inf=True)
+    K_d = a2.as_number(K_d, "K_d", allow_inf=True)
     if eps_d is None:
         eps_d = a3.teacher_overlaps(rows, bias=has_bias)["d"].eps
-    eps_d = _finite_nonneg(eps_d, "eps_d")
+    eps_d = a2.as_number(eps_d, "eps_d")
     diag = float(np.min(np.diag(a2.psi("d", rows, rows, bias=has_bias))))
     if math.isinf(K_d):
         M, g = math.inf, -math.inf
@@ -139,7 +123,7 @@ def conditions(w_star, theta0, *, bias=None, K_d=None, eps_d=None, eta=None, pap
         db, form = d_bar(t0, K_d, diag), "corrected (minus sign)"
     pre = {"gamma>0": bool(g > 0), "d_bar>0": bool(db > 0), "theta0<pi/2": bool(t0 < math.pi / 2)}
     if eta is not None:
-        eta = _finite_nonneg(eta, "eta")
+        eta = a2.as_number(eta, "eta")
         pre["eta*d<=1"] = bool(eta * (1.0 if has_bias else 0.5) <= 1)
     holds = all(pre.values())
     rate = db * g if math.isfinite(g) else -math.inf
@@ -160,7 +144,7 @@ def envelope_discrete(iters, sin_theta0, eta, cond: Thm4Conditions) -> np.ndarra
     NaN everywhere if the preconditions fail, eta is not positive, or eta d_bar gamma >= 1.
     """
     t = np.asarray(iters, dtype=np.float64)
-    eta = _finite_nonneg(eta, "eta")
+    eta = a2.as_number(eta, "eta")
     q = eta * cond.rate
     if not cond.holds or eta <= 0 or q >= 1:
         return np.full(t.shape, np.nan)

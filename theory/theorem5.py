@@ -47,6 +47,7 @@ import numpy as np
 from luckbench.errors import InputError
 from luckbench.theory import assumption2 as a2
 from luckbench.theory import assumption3 as a3
+from luckbench.theory.assumption2 import as_number as _num
 from luckbench.theory.lemmas import c0_zero_bias
 from luckbench.theory.verdict import Verdict
 
@@ -93,16 +94,6 @@ class _Inputs:
     eta: float
     min_d: float
     min_l: float
-
-
-def _num(x, what: str, *, positive: bool = False, allow_inf: bool = False) -> float:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        raise InputError(f"{what}: expected a number, got {x!r}") from None
-    if math.isnan(v) or (math.isinf(v) and not allow_inf) or v < 0 or (positive and v == 0):
-        raise InputError(f"{what}: must be a {'positive' if positive else 'non-negative'} finite number, got {x!r}")
-    return v
 
 
 def _definitions(p: _Inputs, C_dr: float, C_lr: float, drift: float, mode: str) -> dict:
@@ -256,7 +247,7 @@ def constants_from_weights(W_star, V_star, W_r0, V0, theta0, eta, *, mode="fixed
     ov = a3.teacher_overlaps(centres, bias=has_bias)
     if C0 is None:
         C0 = math.inf if has_bias else c0_zero_bias(t0)
-    if math.isinf(float(C0)) or t0 >= math.pi / 2:
+    if math.isinf(_num(C0, "C0", allow_inf=True)) or t0 >= math.pi / 2:
         K_d = K_l = 0.0  # unused: constants() reports infeasible (C0 = inf or theta0 >= pi/2) before K enters
     elif isinstance(k_search, str):
         if k_search != "region":
@@ -287,6 +278,10 @@ def check(setup, *, eta: float = 0.01) -> Verdict:
 
     d, m, C = setup.teacher[0], setup.teacher[1], setup.teacher[-1]
     n = setup.student_widths[1]
+    if n < m:
+        return Verdict(name="theorem5", statement=_T5_STATEMENT, kind="bound", holds=None,
+                       details={"reason": f"the student's first hidden layer ({n}) is narrower than the "
+                                          f"teacher's ({m}): Theorem 5 needs n >= m", "m": m, "n": n})
     teacher = network.ReLUNet(network.NetSpec(widths=(d, m, C), bias=setup.bias, dtype="float64"))
     student = network.ReLUNet(network.NetSpec(widths=(d, n, C), bias=setup.bias, dtype="float64"))
     with torch.no_grad():
@@ -307,10 +302,13 @@ def check(setup, *, eta: float = 0.01) -> Verdict:
                                  mode=mode, bias=setup.bias)
     return Verdict(
         name="theorem5",
-        statement="Thm 5's hypotheses admit 0 < gamma <= min(R41, R42), lambda_bar > 0 (Eqs. 41-54); "
-                  "holds=None: infeasible, the theorem says nothing here",
+        statement=_T5_STATEMENT,
         kind="bound", holds=True if res.feasible else None, value=res.gamma, bound=0.0,
         details={"form": f"mode {mode} ({'as printed with the <= fix' if mode == 'paper' else 'corrected'})",
                  **{k: v for k, v in dataclasses.asdict(res).items() if k != "mode"},
                  "m": m, "n": n, "theta0_deg": a2.THETA0_DEG, "eta": eta},
     )
+
+
+_T5_STATEMENT = ("Thm 5's hypotheses admit 0 < gamma <= min(R41, R42), lambda_bar > 0 (Eqs. 41-54); "
+                 "holds=None: infeasible, the theorem says nothing here")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from pathlib import Path
 
 from luckbench import store
 from luckbench.config import add_dataclass_arguments, from_args
@@ -90,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     if not str(args.out):
         raise InputError("--out: need a file name")
+    if Path(args.out).is_dir():
+        raise InputError(f"--out: {args.out} is a folder; give a file name such as run.nc")
     runner = _experiments()[args.experiment][1]
     workers = getattr(args, "workers", None)
     if workers is not None and workers < 1:
