@@ -216,18 +216,22 @@ class Block(nn.Module):
         self.bn = bn
         self.placement = placement
 
-    def trace(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(pre-activation z, gate 1(z>0), activation f) for input h."""
+    def _pre_and_activation(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         z = self.linear(h)
         if self.placement == "before":
             z = self.bn(z)
         f = torch.relu(z)
         if self.placement == "after":
             f = self.bn(f)
+        return z, f
+
+    def trace(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(pre-activation z, gate 1(z>0), activation f) for input h."""
+        z, f = self._pre_and_activation(h)
         return z, (z > 0).to(z.dtype), f
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return self.trace(h)[2]
+        return self._pre_and_activation(h)[1]  # no gate tensor on the training path
 
 
 class ReLUNet(nn.Module):
