@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from luckbench.reports.plotting import plt, save_figure
+from luckbench.reports.plotting import save_figure, subplots
 import numpy as np
 import xarray as xr
 
@@ -40,7 +40,7 @@ def plot_histograms(ds: xr.Dataset, out_dir: Path) -> Path:
     names = [str(n) for n in ds["layer"].values]
     ncols = 4 if len(names) <= 24 else 8
     nrows = math.ceil(len(names) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 2.0 * nrows), squeeze=False)
+    fig, axes = subplots(nrows, ncols, figsize=(2.6 * ncols, 2.0 * nrows), squeeze=False)
     for i, name in enumerate(names):
         ax = axes.flat[i]
         values = ds["bias"].values[i, : int(ds["n_channels"].values[i])].astype(np.float64)
@@ -69,7 +69,7 @@ def plot_fractions(ds: xr.Dataset, out_dir: Path) -> Path:
     if published:
         series.append(("published: bias <= 0", ds["published_frac_nonpositive"].values, "k"))
     width = 0.8 / len(series)
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(max(6.0, 0.18 * len(names) + 3), 6.0), sharex=True)
+    fig, (top, bottom) = subplots(2, 1, figsize=(max(6.0, 0.18 * len(names) + 3), 6.0), sharex=True)
     for k, (label, values, colour) in enumerate(series):
         top.bar(x + (k - (len(series) - 1) / 2) * width, values, width, label=label, color=colour)
     top.set_ylim(0, 1.3)
