@@ -249,7 +249,7 @@ def judge_gap_growth(by_kind: dict) -> Judgement:
 
 
 def judge_alpha(by_kind: dict) -> Judgement:
-    rule = stats.rule("E10 (v4 Sec. 4.2): per width, (a) the gap growth at the largest alpha_W minus that at the "
+    rule = stats.rule("E10 (v4 Sec. 4.2; holds only if every comparison holds): per width, (a) the gap growth at the largest alpha_W minus that at the "
                       "smallest alpha_W, same alpha_V and seed (alpha_W makes the gap expand), and (b) the initial gap "
                       "at the largest alpha_V minus that at the smallest, same alpha_W (alpha_V makes it start larger)",
                       "the protocol42 grid (`luckbench sim protocol42`)")
@@ -279,7 +279,7 @@ def judge_alpha(by_kind: dict) -> Judgement:
         paths.append(res.path)
     if not verdicts:
         return Judgement(NOT_RUN, rule, measured="needs a `luckbench sim protocol42` result with >= 2 alpha values")
-    return Judgement(combine(verdicts), rule, measured=join(texts), n_seeds=min(ns), evidence=paths)
+    return Judgement(conjunction(verdicts), rule, measured=join(texts), n_seeds=min(ns), evidence=paths)
 
 
 def overparam_luck(ds: xr.Dataset) -> str:

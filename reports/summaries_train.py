@@ -284,17 +284,21 @@ def _convergence_lead(small: Result, large: Result) -> float | None:
     return float(np.nanmean(a[1:k].mean(axis=1) - b[1:k].mean(axis=1)))
 
 
+_SIZE_PAIRING = ("bn", "kind", "width_mult", "steps_per_epoch", "batch_size")
+
+
 def judge_teacher_size(by_kind: dict) -> Judgement:
     rule = stats.rule("E12: the mean over the common epochs >= 1 of layer-mean rho-bar, small teacher "
-                      "(FC 10-15-20-25) minus large teacher (FC 50-75-100-125), same seed and BN setting",
+                      "(FC 10-15-20-25) minus large teacher (FC 50-75-100-125), same seed, BN, student width "
+                      "multiplier and steps per epoch",
                       "infinite-stream training runs of both sizes")
     by: dict[tuple, dict[str, dict[int, Result]]] = defaultdict(lambda: defaultdict(dict))
     for res in by_kind.get("train", []):
         size = teacher_size(res.config)
         if size and _stream(res.config) and _rho(res) is not None:
-            by[(res.config.get("bn"), res.config.get("kind"))][size][_seed(res)] = res
+            by[tuple(json.dumps(res.config.get(k)) for k in _SIZE_PAIRING)][size][_seed(res)] = res
     texts, verdicts, ns, paths = [], [], [], []
-    for (bn, _), sizes in by.items():
+    for setting, sizes in by.items():
         common = sorted(set(sizes["small"]) & set(sizes["large"]))
         leads = [_convergence_lead(sizes["small"][s], sizes["large"][s]) for s in common]
         leads = [x for x in leads if x is not None]
@@ -302,7 +306,8 @@ def judge_teacher_size(by_kind: dict) -> Judgement:
             continue
         verdict, text, n = stats.judge(leads, "small minus large rho-bar")
         epochs = {size: sizes[size][common[0]].config.get("epochs") for size in ("small", "large")}
-        texts.append(f"[bn {bn}; epochs small {epochs['small']}, large {epochs['large']}; seeds {common}] "
+        same = ", ".join(f"{k} {json.loads(v)}" for k, v in zip(_SIZE_PAIRING, setting))
+        texts.append(f"[{same}; epochs small {epochs['small']}, large {epochs['large']}; seeds {common}] "
                      f"{text}: {verdict}")
         verdicts.append(verdict)
         ns.append(n)

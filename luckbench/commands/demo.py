@@ -1,24 +1,32 @@
 """``luckbench demo --out runs/demo``: the quick end-to-end pass behind ``make demo``.
 
-Steps, each writing one stored result into ``DIR/results/`` (its console output in
-``DIR/logs/<step>.log``):
+Steps (:func:`_steps`, a plain list: adding one is adding one entry), each writing stored results
+into ``DIR/results/`` (its console output in ``DIR/logs/<step>.log``):
 
-1. ``checks``       - every theory check (``luckbench check --out``);
+1. ``checks``       - every theory check, corrected forms and printed forms (``luckbench check`` and
+   ``luckbench check --paper-mode``), so the ledger has both verdicts;
 2. ``feasibility``  - the Thm 4 map over (theta0, m) and the Thm 5 map over (eps, n)
    (``luckbench.theory.feasibility``);
 3. ``thm4``         - a Theorem 4 simulation (``luckbench sim thm4``);
-4. ``thm5``         - a Theorem 5 simulation, v4 Sec. 4.2 protocol at small size (``luckbench sim thm5``),
-   and ``overparam``: rho-bar of random students of 1x, 2x, 5x width (``luckbench sim overparam``);
-5. ``train``        - the paper's small teacher-student run (``luckbench train --preset
-   paper-small-fc``: teacher 10-15-20-25, 10x student, 20 epochs), and ``train-ablations``: the same
-   with BN after the ReLU, with a finite set of 2,000 samples, and with a 2x (instead of 10x) student;
-6. ``bn-audit``     - train the small VGG-BN on the shipped digits, then audit its BN biases
-   (``luckbench audit train-digits`` + ``luckbench audit bn``);
-7. ``report``       - ``DIR/index.html`` and ``DIR/index.md`` from everything above.
+4. ``thm5``         - a Theorem 5 simulation, v4 Sec. 4.2 protocol at small size, 4 seeds
+   (``luckbench sim thm5``); ``protocol42``: the v4 Sec. 4.2 grid at one width, 3 seeds, 2,000
+   iterations (``luckbench sim protocol42``); ``overparam``: rho-bar of random students of 1x, 2x, 5x
+   width, 8 seeds (``luckbench sim overparam``);
+5. ``train``        - the paper's small teacher-student run (``--preset paper-small-fc``: teacher
+   10-15-20-25, 10x student) for 5 epochs instead of 20, seeds 0-2, and ``train-ablations``: the
+   same with BN after the ReLU, with a finite set of 2,000 samples, and with a 2x student, seeds 0-2
+   each; ``train-large``: the large teacher 50-75-100-125 (``--preset paper-fc``) with a 2x student
+   at the 2x ablation's epochs, seeds 0-2 (E12 pairs it with the 2x ablation); ``train-digits``: the
+   real-data protocol on the shipped digits (``--preset digits-fc``, 5 epochs, teacher 10), seeds 0-2;
+6. ``bn-audit``     - train the small VGG-BN on the shipped digits (seeds 0-2), then audit each
+   one's BN biases (``luckbench audit train-digits`` + ``luckbench audit bn``);
+7. ``report``       - ``DIR/index.html``, ``DIR/index.md`` and ``DIR/ledger.json`` from everything above.
 
-Steps run in-process (one Python start-up for the whole demo; each step's exception is caught and
-logged). A failed step is reported on one line with its log, the remaining steps still run and
-the report shows what exists (missing claims say "not run"); the exit code is then 1.
+Every empirical row the demo feeds gets :data:`SEEDS` (3) seeds, the ledger's minimum for a holds
+or fails; the rows name the protocol (epochs, steps) they were judged on. Steps run in-process
+(one Python start-up for the whole demo; each step's exception is caught and logged). A failed
+step is reported on one line with its log, the remaining steps still run and the report shows what
+exists (missing claims say "not run"); the exit code is then 1.
 """
 from __future__ import annotations
 
@@ -41,17 +49,29 @@ SIZES = {
              ["--teachers", "3", "--theta0", "30", "--t-end", "10", "--n-times", "11"]),
     "thm5": (["--teacher", "10,20,30", "--node-multi", "2", "--alpha-w", "1", "--alpha-v", "1", "--seeds", "4",
               "--iters", "4000", "--snapshot-every", "100"],
-             ["--teacher", "5,4,3", "--node-multi", "2", "--seeds", "2", "--iters", "50", "--snapshot-every", "10"]),
+             ["--teacher", "5,4,3", "--node-multi", "2", "--seeds", "3", "--iters", "50", "--snapshot-every", "10"]),
+    "protocol42": (["--node-multis", "2", "--seeds", "3", "--iters", "2000"],
+                   ["--teacher", "5,4,3", "--node-multis", "2", "--seeds", "3", "--iters", "40",
+                    "--snapshot-every", "10"]),
     "overparam": (["--node-multis", "1,2,5", "--seeds", "8", "--iters", "5000", "--snapshot-every", "100"],
-                  ["--teacher", "5,4,3", "--node-multis", "1,2", "--seeds", "2", "--iters", "40",
+                  ["--teacher", "5,4,3", "--node-multis", "1,2", "--seeds", "3", "--iters", "40",
                    "--snapshot-every", "20"]),
-    "train": (["--preset", "paper-small-fc"], ["--preset", "smoke", "--epochs", "1", "--steps-per-epoch", "20"]),
-    "digits": (["--epochs", "15"], ["--epochs", "1"]),
+    "train": (["--preset", "paper-small-fc", "--epochs", "5"],
+              ["--preset", "smoke", "--epochs", "1", "--steps-per-epoch", "20", "--valid-samples", "256"]),
+    # the large teacher at the 2x ablation's student width and length (E12 compares the two by seed)
+    "train-large": (["--preset", "paper-fc", "--width-mult", "2", "--epochs", "5", "--steps-per-epoch", "1563",
+                     "--lr", "0.05"],
+                    ["--preset", "smoke", "--teacher", "20,120,120,120,10", "--width-mult", "2", "--epochs", "1",
+                     "--steps-per-epoch", "20", "--valid-samples", "256"]),
+    "digits": (["--epochs", "10"], ["--epochs", "1"]),
+    "train-digits": (["--preset", "digits-fc", "--epochs", "5", "--teacher-epochs", "10"],
+                     ["--preset", "digits-fc", "--epochs", "1", "--teacher-epochs", "1", "--width-mult", "2"]),
     "feasibility": (([0.5, 1, 2, 3, 4, 5, 6, 7, 8, 10, 15, 20, 30, 45], list(range(2, 9))), ([2, 10], [2, 3])),
     "feasibility5": (([1e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2], [4, 8, 12, 16, 24, 32, 48]),
                      ([1e-4, 1e-2], [4, 8])),
 }
-# Training runs that differ from the main run in one setting (ledger rows E4, E5, E6).
+SEEDS = (0, 1, 2)  # the ledger's minimum for an empirical holds / fails (luckbench.reports.judgement.MIN_SEEDS)
+# Training runs that differ from the main run in one setting (ledger rows E4, E5, E6; E12 uses "narrow").
 ABLATIONS = (("bn", ["--bn", "after"]), ("finite", ["--finite", "2000"]), ("narrow", ["--width-mult", "2"]))
 # Thm 5 map's other constants: math.md's worked example (optimistic K = 2, m = 4, theta0 = 5 deg,
 # B_v = 1, B_dv = 0.3, eta = 0.01, minimum diagonals 0.45) with the zero-bias C0(5 deg) = 0.5.
@@ -106,22 +126,32 @@ def _feasibility(results: Path, quick: bool) -> None:
 Action = list[str] | Callable[[], None]  # a luckbench command line, or a Python call
 
 
+def _seeded(words: list[str], out: Path) -> list[list[str]]:
+    """One command line per seed of :data:`SEEDS`, writing ``<out stem>_s<seed>.nc``."""
+    return [[*words, "--seed", str(s), "--out", str(out.with_name(f"{out.stem}_s{s}{out.suffix}"))] for s in SEEDS]
+
+
 def _steps(results: Path, quick: bool) -> list[tuple[str, list[Action]]]:
     """The demo's steps, each a list of actions run in order."""
     q = int(quick)
-    weights = results / "vgg_digits_bn.pt"
+    digits = [[["audit", "train-digits", *SIZES["digits"][q], "--seed", str(s),
+                "--out", str(results / f"vgg_digits_bn_s{s}.pt")],
+               ["audit", "bn", "--arch", "vgg_digits_bn", "--weights", str(results / f"vgg_digits_bn_s{s}.pt"),
+                "--out", str(results / f"bn_audit_vgg_digits_bn_s{s}.nc")]] for s in SEEDS]
     return [
-        ("checks", [["check", "--out", str(results / "checks.nc")]]),
+        ("checks", [["check", "--out", str(results / "checks.nc")],
+                    ["check", "--paper-mode", "--out", str(results / "checks_printed.nc")]]),
         ("feasibility", [lambda: _feasibility(results, quick)]),
         ("thm4", [["sim", "thm4", *SIZES["thm4"][q], "--out", str(results / "thm4.nc")]]),
         ("thm5", [["sim", "thm5", *SIZES["thm5"][q], "--out", str(results / "thm5.nc")]]),
+        ("protocol42", [["sim", "protocol42", *SIZES["protocol42"][q], "--out", str(results / "protocol42.nc")]]),
         ("overparam", [["sim", "overparam", *SIZES["overparam"][q], "--out", str(results / "overparam.nc")]]),
-        ("train", [["train", *SIZES["train"][q], "--out", str(results / "train.nc")]]),
-        ("train-ablations", [["train", *SIZES["train"][q], *flags, "--out", str(results / f"train_{tag}.nc")]
-                             for tag, flags in ABLATIONS]),
-        ("bn-audit", [["audit", "train-digits", *SIZES["digits"][q], "--out", str(weights)],
-                      ["audit", "bn", "--arch", "vgg_digits_bn", "--weights", str(weights),
-                       "--out", str(results / "bn_audit_vgg_digits_bn.nc")]]),
+        ("train", _seeded(["train", *SIZES["train"][q]], results / "train.nc")),
+        ("train-ablations", [a for tag, flags in ABLATIONS
+                             for a in _seeded(["train", *SIZES["train"][q], *flags], results / f"train_{tag}.nc")]),
+        ("train-large", _seeded(["train", *SIZES["train-large"][q]], results / "train_large.nc")),
+        ("train-digits", _seeded(["train", *SIZES["train-digits"][q]], results / "train_digits.nc")),
+        ("bn-audit", [a for pair in digits for a in pair]),
     ]
 
 
