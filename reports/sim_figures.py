@@ -83,7 +83,8 @@ def _profile(ax, mean: np.ndarray, spread: tuple[np.ndarray, np.ndarray], labels
 
 
 def draw_thm5(ds: xr.Dataset, ax=None):
-    ax1, ax2 = _axes(ax, 2, figsize=(12, 4.5))
+    axes = _axes(ax, 2, figsize=(12, 4.5))
+    ax1, ax2 = axes
     norms = ds["v_row_norm"].transpose("seed", "time", "node")
     picks = _nearest(ds["time"].values, np.linspace(0, float(ds["time"][-1]), 6))
     snap = norms.isel(time=picks)
@@ -101,7 +102,7 @@ def draw_thm5(ds: xr.Dataset, ax=None):
     ax2.set_ylabel("mean ||v_j|| (1)")
     ax2.set_title(run_label(ds), fontsize=8)
     ax2.legend()
-    return np.array([ax1, ax2])
+    return axes
 
 
 def draw_protocol_rows(ds: xr.Dataset, ax=None):
@@ -143,7 +144,8 @@ def draw_protocol_gap(ds: xr.Dataset, ax=None):
 
 
 def draw_overparam(ds: xr.Dataset, ax=None):
-    ax1, ax2 = _axes(ax, 2, figsize=(11, 4.2))
+    axes = _axes(ax, 2, figsize=(11, 4.2))
+    ax1, ax2 = axes
     it = ds["iteration"].values
     for k in ds["node_multi"].values:
         for a, name in ((ax1, "rho_bar"), (ax2, "loss")):
@@ -155,7 +157,7 @@ def draw_overparam(ds: xr.Dataset, ax=None):
         a.set_xlabel("iteration")
         a.legend(fontsize=7)
     ax1.set_title(f"Over-parameterisation, random students: {run_label(ds)}", fontsize=9)
-    return np.array([ax1, ax2])
+    return axes
 
 
 _DRAW = {"thm4": (("thm4", draw_thm4),), "thm5": (("thm5", draw_thm5),),
