@@ -53,17 +53,18 @@ def thm4_envelope(ds: xr.Dataset) -> tuple[str, str]:
     return text + f"; max(S - envelope) over resolved times = {fmt(excess)}", verdict
 
 
-def judge_thm4(by_kind: dict) -> Judgement:
-    rule = ("Thm 4: holds where the check's preconditions (gamma > 0, d_bar > 0) hold and every simulated "
-            "max_j sin theta_j(t) above the resolution limit stays below sin theta0 (1 - eta d_bar gamma)^t "
-            "(printed form: the plus-sign d_bar and exponent t - 1); preconditions unmet where gamma <= 0.")
-    j = judge_check(by_kind, "theorem4", rule)
-    feas, paths = feasibility_texts(by_kind, "thm4")
+def _theorem_row(by_kind: dict, check: str, rule: str, sim_kind: str, simulated) -> Judgement:
+    """A theorem's row: the stored check (printed and corrected), then every simulation of ``sim_kind``
+    (``simulated(ds) -> (text, verdict)`` or None when it stores too little) and the feasibility map."""
+    j = judge_check(by_kind, check, rule)
+    feas, paths = feasibility_texts(by_kind, sim_kind)
     texts, verdicts = [], []
-    for res in by_kind.get("thm4", []):
-        text, verdict = thm4_envelope(res.ds)
-        texts.append(f"sim {res.path.name}: {text} [{verdict}]")
-        verdicts.append(verdict)
+    for res in by_kind.get(sim_kind, []):
+        out = simulated(res.ds)
+        if out is None:
+            continue
+        texts.append(f"sim {res.path.name}: {out[0]} [{out[1]}]")
+        verdicts.append(out[1])
         j.evidence.append(res.path)
     if j.verdict_corrected == NOT_RUN and not texts:
         return j
@@ -72,6 +73,13 @@ def judge_thm4(by_kind: dict) -> Judgement:
     j.theory = "; ".join([j.theory, *feas]) if j.theory else "; ".join(feas)
     j.evidence += paths
     return j
+
+
+def judge_thm4(by_kind: dict) -> Judgement:
+    rule = ("Thm 4: holds where the check's preconditions (gamma > 0, d_bar > 0) hold and every simulated "
+            "max_j sin theta_j(t) above the resolution limit stays below sin theta0 (1 - eta d_bar gamma)^t "
+            "(printed form: the plus-sign d_bar and exponent t - 1); preconditions unmet where gamma <= 0.")
+    return _theorem_row(by_kind, "theorem4", rule, "thm4", thm4_envelope)
 
 
 def contraction_rates(ds: xr.Dataset) -> tuple[float, float] | None:
@@ -132,32 +140,22 @@ def _feasible_at_start(ds: xr.Dataset) -> np.ndarray | None:
     return np.asarray(feas.isel(time=0).values, dtype=float).reshape(-1) == 1
 
 
+def thm5_conclusion(ds: xr.Dataset) -> tuple[str, str] | None:
+    """Thm 5's conclusion where it applies: V_r ends below its start in every seed that began inside
+    the hypotheses (stored ``feasible(seed, time)``); preconditions unmet when no seed did."""
+    ur, start = _u_r(ds), _feasible_at_start(ds)
+    if ur is None:
+        return None
+    met = 0 if start is None else int(start.sum())
+    verdict = UNMET if not met else HOLDS if (ur[1][start, -1] < ur[1][start, 0]).all() else FAILS
+    return f"hypotheses hold at t = 0 in {met} of {ur[0].shape[0]} seeds", verdict
+
+
 def judge_thm5(by_kind: dict) -> Judgement:
     rule = ("Thm 5 (a theorem): holds where the check finds its hypotheses satisfiable (0 < gamma <= min(R41, "
             "R42), lambda_bar > 0) and simulations started inside them end with V_r smaller than at t = 0; "
             "preconditions unmet where no seed starts inside them.")
-    j = judge_check(by_kind, "theorem5", rule)
-    feas, paths = feasibility_texts(by_kind, "thm5")
-    texts, verdicts = [], []
-    for res in by_kind.get("thm5", []):
-        ur, start = _u_r(res.ds), _feasible_at_start(res.ds)
-        if ur is None:
-            continue
-        met = 0 if start is None else int(start.sum())
-        if met:
-            decayed = ur[1][start, -1] < ur[1][start, 0]
-            verdict = HOLDS if decayed.all() else FAILS
-        else:
-            verdict = UNMET
-        texts.append(f"sim {res.path.name}: hypotheses hold at t = 0 in {met} of {ur[0].shape[0]} seeds [{verdict}]")
-        verdicts.append(verdict)
-        j.evidence.append(res.path)
-    if j.verdict_corrected == NOT_RUN and not texts:
-        return j
-    j.verdict_corrected = combine([j.verdict_corrected, *verdicts])
-    j.measured = join([j.measured, *texts, *feas])
-    j.evidence += paths
-    return j
+    return _theorem_row(by_kind, "theorem5", rule, "thm5", thm5_conclusion)
 
 
 def _r_drift(ds: xr.Dataset) -> np.ndarray | None:
