@@ -84,6 +84,8 @@ def draw_beta_h(ds: xr.Dataset, ax=None):
             a.set_yticks([])
             a.set_title(f"L{layer} {'beta*' if name == 'beta_star' else 'H*'} epoch {int(snap)}", fontsize=8)
         axes[i, 0].set_ylabel("teacher node")
+    for a in axes[-1]:
+        a.set_xlabel("aligned student")
     fig = figure_of(axes)
     fig.colorbar(image, ax=list(np.ravel(axes)), shrink=0.8, label="entry / largest |entry| (1)")
     fig.suptitle(f"{run_label(ds)}: teacher-aligned beta*, H*", fontsize=9)

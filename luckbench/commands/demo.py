@@ -13,11 +13,11 @@ into ``DIR/results/`` (its console output in ``DIR/logs/<step>.log``):
    iterations (``luckbench sim protocol42``); ``overparam``: rho-bar of random students of 1x, 2x, 5x
    width, 8 seeds (``luckbench sim overparam``);
 5. ``train``        - the paper's small teacher-student run (``--preset paper-small-fc``: teacher
-   10-15-20-25, 10x student) for 5 epochs instead of 20, seeds 0-2, and ``train-ablations``: the
+   10-15-20-25, 10x student) for 4 epochs instead of 20, seeds 0-2, and ``train-ablations``: the
    same with BN after the ReLU, with a finite set of 2,000 samples, and with a 2x student, seeds 0-2
    each; ``train-large``: the large teacher 50-75-100-125 (``--preset paper-fc``) with a 2x student
    at the 2x ablation's epochs, seeds 0-2 (E12 pairs it with the 2x ablation); ``train-digits``: the
-   real-data protocol on the shipped digits (``--preset digits-fc``, 5 epochs, teacher 10), seeds 0-2;
+   real-data protocol on the shipped digits (``--preset digits-fc``, 4 epochs, teacher 8), seeds 0-2;
 6. ``bn-audit``     - train the small VGG-BN on the shipped digits (seeds 0-2), then audit each
    one's BN biases (``luckbench audit train-digits`` + ``luckbench audit bn``);
 7. ``report``       - ``DIR/index.html``, ``DIR/index.md`` and ``DIR/ledger.json`` from everything above.
@@ -56,15 +56,15 @@ SIZES = {
     "overparam": (["--node-multis", "1,2,5", "--seeds", "8", "--iters", "5000", "--snapshot-every", "100"],
                   ["--teacher", "5,4,3", "--node-multis", "1,2", "--seeds", "3", "--iters", "40",
                    "--snapshot-every", "20"]),
-    "train": (["--preset", "paper-small-fc", "--epochs", "5"],
+    "train": (["--preset", "paper-small-fc", "--epochs", "4"],
               ["--preset", "smoke", "--epochs", "1", "--steps-per-epoch", "20", "--valid-samples", "256"]),
     # the large teacher at the 2x ablation's student width and length (E12 compares the two by seed)
-    "train-large": (["--preset", "paper-fc", "--width-mult", "2", "--epochs", "5", "--steps-per-epoch", "1563",
+    "train-large": (["--preset", "paper-fc", "--width-mult", "2", "--epochs", "4", "--steps-per-epoch", "1563",
                      "--lr", "0.05"],
                     ["--preset", "smoke", "--teacher", "20,120,120,120,10", "--width-mult", "2", "--epochs", "1",
                      "--steps-per-epoch", "20", "--valid-samples", "256"]),
-    "digits": (["--epochs", "10"], ["--epochs", "1"]),
-    "train-digits": (["--preset", "digits-fc", "--epochs", "5", "--teacher-epochs", "10"],
+    "digits": (["--epochs", "8"], ["--epochs", "1"]),
+    "train-digits": (["--preset", "digits-fc", "--epochs", "4", "--teacher-epochs", "8"],
                      ["--preset", "digits-fc", "--epochs", "1", "--teacher-epochs", "1", "--width-mult", "2"]),
     "feasibility": (([0.5, 1, 2, 3, 4, 5, 6, 7, 8, 10, 15, 20, 30, 45], list(range(2, 9))), ([2, 10], [2, 3])),
     "feasibility5": (([1e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2], [4, 8, 12, 16, 24, 32, 48]),
