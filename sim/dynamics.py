@@ -24,20 +24,15 @@ import numpy as np
 from scipy import sparse
 
 from luckbench.errors import InputError
+from luckbench.theory.geometry import project_rows
 
 MODES = ("paper", "code", "fixed")
 GRADIENTS = ("factorised", "exact")
 
 
-def project_rows(w: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """P_W(G): g_j - (w^_j . g_j) w^_j with w^_j = w_j / ||w_j||."""
-    w_hat = w / np.linalg.norm(w, axis=1, keepdims=True)
-    return g - np.sum(w_hat * g, axis=1, keepdims=True) * w_hat
-
-
 def project_cols(v: np.ndarray, g: np.ndarray) -> np.ndarray:
     """Column-wise projection: g_c - (v^_c . g_c) v^_c (mode ``code``)."""
-    return project_rows(v.T, g.T).T
+    return project_rows(g.T, v.T).T
 
 
 def extended_gram(gram: np.ndarray, mean_left: np.ndarray, mean_right: np.ndarray) -> np.ndarray:
@@ -105,7 +100,7 @@ class Dynamics:
                  - np.einsum("jk,jkd->jd", beta, kernel.gate_relu_x(w, w)))
             if self.top_bias:
                 g += (vr @ (self.v_star[-1] - v[-1]))[:, None] * kernel.gate_x(w)
-        return project_rows(w, g) if project else g
+        return project_rows(g, w) if project else g
 
     def v_velocity(self, w: np.ndarray, v: np.ndarray, kernel=None, *, project: bool = True,
                    moments=None) -> np.ndarray:

@@ -23,7 +23,8 @@ from luckbench.datasets.samplers import gaussian_sampler
 from luckbench.sim.kernel import SampleKernel, augment
 from luckbench.sim.parallel import single_blas
 from luckbench.sim.stiff import KronBDF
-from luckbench.sim.teachers import normalize_cols, normalize_rows
+from luckbench.sim.teachers import normalize_cols
+from luckbench.theory.geometry import normalize_rows
 
 METHODS = ("LSODA", "RK45", "DOP853", "Radau", "BDF", "RK23", "KronBDF")
 IMPLICIT = ("Radau", "BDF")  # given Dynamics.jacobian (sparse); LSODA estimates its own dense one

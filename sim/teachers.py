@@ -19,14 +19,10 @@ from __future__ import annotations
 import numpy as np
 
 from luckbench.errors import InputError
+from luckbench.theory.geometry import normalize_rows
 from luckbench.theory.teacher_scheme import distinct_rows, max_distinct_rows
 
 SCHEMES = ("orthogonal", "paper", "code", "random")
-
-
-def normalize_rows(a: np.ndarray) -> np.ndarray:
-    """a / ||a_j|| row-wise."""
-    return a / np.linalg.norm(a, axis=1, keepdims=True)
 
 
 def normalize_cols(a: np.ndarray) -> np.ndarray:

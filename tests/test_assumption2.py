@@ -7,6 +7,7 @@ from hypothesis import given, settings, strategies as st
 from scipy.stats import special_ortho_group
 
 from luckbench.errors import InputError
+from luckbench.theory import geometry
 from luckbench.theory import assumption2 as a2
 from luckbench.theory.checks import CheckSetup
 
@@ -44,7 +45,7 @@ def test_profile_search_matches_kd_closed_form(theta, delta):
 
 
 def _random_rows(rng, m, dim):
-    return a2.unit_rows(rng.standard_normal((m, dim)))
+    return geometry.unit_rows(rng.standard_normal((m, dim)))
 
 
 @settings(max_examples=15)
@@ -58,8 +59,8 @@ def test_used_form_bounds_sampled_ratios_zero_bias(seed, theta_deg, m):
     trip = []
     for _ in range(16):
         j, k = rng.integers(m), rng.integers(m)
-        x = a2.cap_points(rows[j], region.radii[j], rng)[0]
-        y = a2.cap_points(rows[k], region.radii[k], rng)[0]
+        x = geometry.cap_points(rows[j], region.radii[j], rng)[0]
+        y = geometry.cap_points(rows[k], region.radii[k], rng)[0]
         trip += [(rows[j], x, rows[j]), (rows[j], rows[j], x)]  # self families
         if j != k:  # cross families (Eqs. 24, 26)
             trip += [(x, rows[k], y), (rows[k], rows[j], x)]
@@ -110,9 +111,9 @@ def test_printed_form_is_much_weaker():
 
 def test_augment_whitens():
     w = np.array([[1.0, -2.0], [0.5, 0.0]])
-    out = a2.augment(w, np.array([0.3, -1.0]), sigma=10.0)
+    out = geometry.augment(w, np.array([0.3, -1.0]), sigma=10.0)
     assert np.array_equal(out, [[10.0, -20.0, 0.3], [5.0, 0.0, -1.0]])
-    assert np.array_equal(a2.augment(w, sigma=2.0), 2 * w)
+    assert np.array_equal(geometry.augment(w, sigma=2.0), 2 * w)
 
 
 def test_bad_input():
@@ -124,11 +125,11 @@ def test_bad_input():
         with pytest.raises(InputError, match="theta0"):
             a2.Region.caps(np.eye(2), bad, bias=False)
     with pytest.raises(InputError, match="sigma"):
-        a2.augment(np.eye(2), sigma=0.0)
+        geometry.augment(np.eye(2), sigma=0.0)
     with pytest.raises(InputError, match="sigma"):
-        a2.augment(np.eye(2), sigma="x")
+        geometry.augment(np.eye(2), sigma="x")
     with pytest.raises(InputError, match="b"):
-        a2.augment(np.eye(2), [0.1, 0.2, 0.3])
+        geometry.augment(np.eye(2), [0.1, 0.2, 0.3])
     with pytest.raises(InputError, match="kind"):
         a2.region_constant("x", a2.Region.caps(np.eye(2), 0.1, bias=False))
 

@@ -8,6 +8,7 @@ from luckbench.sim.diagnostics import paired_angles, population_loss
 from luckbench.sim.dynamics import Dynamics, a1_residual, thm4_dynamics
 from luckbench.sim.kernel import GaussianKernel, SampleKernel, augment
 from luckbench.sim.thm4 import Thm4Config, run as run_thm4
+from luckbench.theory.geometry import normalize_rows
 
 
 def _angle_rate(theta):
@@ -87,7 +88,7 @@ def test_assumption1_projected_residual_vanishes_for_zero_bias_only():
 
 def test_sample_kernel_moments_agree_with_closed_forms():
     rng = np.random.default_rng(4)
-    w = teachers.normalize_rows(rng.standard_normal((4, 6)))
+    w = normalize_rows(rng.standard_normal((4, 6)))
     x = augment(rng.standard_normal((40000, 5)), True)
     mc = SampleKernel(x).moments(w, w[:2])
     exact = GaussianKernel(True).moments(w, w[:2])

@@ -61,7 +61,8 @@ API
 * ``teacher_student(teacher_widths, student_widths, *, seed=0, **spec_fields)``: a paper-scheme
   teacher (seed) and a default student (seed + 1), BN statistics randomised.
 * ``check_compatible(student, teacher)``: same kind, depth, input/output widths, conv geometry.
-* ``as_generator(generator)``, ``batch_norm_train(x, weight, bias, eps)`` (BN forward, eps >= 0).
+* ``as_generator(generator)``, ``batch_norm_train(x, weight, bias, eps)`` (BN forward, eps >= 0),
+  ``eval_bn_affine(bn) -> (a, c)`` (eval-mode BN as y = a*u + c; Theorem 1 and the metrics fold it).
 """
 from __future__ import annotations
 
@@ -165,6 +166,18 @@ def batch_norm_train(x: torch.Tensor, weight, bias, eps: float) -> tuple[torch.T
     if bias is not None:
         y = y + bias.reshape(shape)
     return y, mean, var
+
+
+def eval_bn_affine(bn: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eval-mode BatchNorm as the per-channel affine map y = a*u + c it is (running statistics):
+    a = gamma / sqrt(var + eps), c = beta - a*mean (gamma = 1, beta = 0 when not affine)."""
+    a = torch.rsqrt(bn.running_var + bn.eps)
+    if bn.weight is not None:
+        a = a * bn.weight
+    c = -a * bn.running_mean
+    if bn.bias is not None:
+        c = c + bn.bias
+    return a, c
 
 
 class _ZeroEpsMixin:

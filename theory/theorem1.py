@@ -38,7 +38,7 @@ import torch.nn.functional as F
 
 from luckbench.datasets.samplers import gaussian_sampler
 from luckbench.errors import InputError
-from luckbench.theory.network import ReLUNet, check_compatible, teacher_student
+from luckbench.theory.network import ReLUNet, check_compatible, eval_bn_affine, teacher_student
 from luckbench.theory.verdict import Verdict
 
 TOLERANCE = {"float64": 1e-10, "float32": 1e-4}
@@ -98,17 +98,6 @@ def with_constant_node(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([torch.flatten(x, 1), torch.ones(x.shape[0], 1, dtype=x.dtype)], dim=1)
 
 
-def _bn_affine(bn) -> tuple[torch.Tensor, torch.Tensor]:
-    """Eval-mode BN as y = a*u + c (per channel): a = gamma/sqrt(var+eps), c = beta - a*mean."""
-    a = 1.0 / torch.sqrt(bn.running_var + bn.eps)
-    if bn.weight is not None:
-        a = a * bn.weight
-    c = -a * bn.running_mean
-    if bn.bias is not None:
-        c = c + bn.bias
-    return a, c
-
-
 @torch.no_grad()
 def effective_layers(net: ReLUNet) -> list[EffectiveLayer]:
     """The network's L+1 linear maps with eval-mode BN folded in (module docstring)."""
@@ -124,7 +113,7 @@ def effective_layers(net: ReLUNet) -> list[EffectiveLayer]:
         in_shape = shape(spec.widths[l], spec.map_sizes[l])
         out_scale = out_shift = None
         if block is not None and block.placement == "before":
-            out_scale, out_shift = (chan(t) for t in _bn_affine(block.bn))
+            out_scale, out_shift = (chan(t) for t in eval_bn_affine(block.bn))
         layer = EffectiveLayer(lin.weight.detach(), conv and not is_head, spec.padding, in_shape,
                                in_scale, out_scale, bias=torch.zeros(()))
         raw_bias = lin.bias.detach() if lin.bias is not None else torch.zeros(lin.weight.shape[0],
@@ -138,7 +127,7 @@ def effective_layers(net: ReLUNet) -> list[EffectiveLayer]:
         layers.append(layer)
         in_scale = in_shift = None
         if block is not None and block.placement == "after":
-            in_scale, in_shift = (chan(t) for t in _bn_affine(block.bn))
+            in_scale, in_shift = (chan(t) for t in eval_bn_affine(block.bn))
     return layers
 
 
@@ -265,7 +254,7 @@ def check(setup) -> Verdict:
     variants = {"fc": dict(kind="fc"), "conv": dict(kind="conv", image_size=6, padding=1)}
     for name, extra in variants.items():
         teacher, student = teacher_student(setup.teacher, setup.student_widths, seed=setup.seed, **common, **extra)
-        x = gaussian_inputs(student, 64 if name == "fc" else 8, setup.seed + 10)
+        x = gaussian_inputs(student, 64 if name == "fc" else 8, setup.seed + 10, setup.sigma)
         res = relative_residuals(student, teacher, x)
         per_layer = res.max(dim=1).values.tolist() if res.numel() else []
         details[f"{name}_max_rel_residual_per_layer"] = per_layer
