@@ -1,7 +1,7 @@
 """netCDF I/O for results: one run, one file, written atomically with provenance attributes.
 
 Every stored file carries ``luckbench_version``, ``created`` (ISO time), ``command``, ``config``
-(JSON of the full configuration) and ``seed`` (design.md, "Stored results").
+(JSON of the full configuration) and ``seed`` (README.md, "Layers").
 """
 from __future__ import annotations
 

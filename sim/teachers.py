@@ -1,9 +1,9 @@
 """Teachers and initial students for the sim layer, in whitened augmented coordinates.
 
 Row convention: a weight matrix is (nodes, D), one row per node (like ``torch.nn.Linear.weight``);
-math.md uses columns, so every matrix here is the transpose of math.md's. A row is
+docs/math.md uses columns, so every matrix here is the transpose of docs/math.md's. A row is
 w~ = [s*w; b] (D = d + 1) when the model has a bias coordinate, or s*w (D = d) without one, so that
-w~ . x~ = w . x + b with x~ = [x/s; 1] and E[x~ x~^T] = I (math.md sec 0).
+w~ . x~ = w . x + b with x~ = [x/s; 1] and E[x~ x~^T] = I (docs/math.md sec 0).
 
 Teacher schemes (``SCHEMES``), all rows normalised to 1 in augmented coordinates:
 

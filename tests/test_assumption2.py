@@ -1,4 +1,4 @@
-"""Assumption 2: zero-bias closed forms (math.md 3(i)), region constants, search, bad input."""
+"""Assumption 2: zero-bias closed forms (docs/math.md 3(i)), region constants, search, bad input."""
 import math
 
 import numpy as np
@@ -74,7 +74,7 @@ def test_used_form_bounds_sampled_ratios_zero_bias(seed, theta_deg, m):
 @settings(max_examples=5)
 @given(st.floats(1.0, 60.0), st.integers(1, 3), st.integers(0, 1000))
 def test_search_matches_exact_zero_bias(deg, m, seed):
-    """The search is a lower bound of the exact zero-bias constant and finds it (math.md 3(i))."""
+    """The search is a lower bound of the exact zero-bias constant and finds it (docs/math.md 3(i))."""
     rows = special_ortho_group.rvs(5, random_state=seed)[:m]
     region = a2.Region.caps(rows, deg * DEG, bias=False)
     for kind in ("d", "l"):
@@ -86,7 +86,7 @@ def test_search_matches_exact_zero_bias(deg, m, seed):
 
 
 def test_orthogonal_zero_bias_region_constant_is_local_form():
-    # base angle pi/2 + theta0, perturbation 2 sin(theta0/2): K = Psi(theta0)/(pi/2 - theta0) (math.md 3(iii))
+    # base angle pi/2 + theta0, perturbation 2 sin(theta0/2): K = Psi(theta0)/(pi/2 - theta0) (docs/math.md 3(iii))
     for deg in (1, 3, 5):
         t = deg * DEG
         K = a2.region_constant("d", a2.Region.caps(np.eye(3)[:2], t, bias=False)).K
@@ -95,7 +95,7 @@ def test_orthogonal_zero_bias_region_constant_is_local_form():
 
 @pytest.mark.parametrize("a, expected", [(0.0, 1.02), (-1.0, 4.4), (-3.0, 48.0)])
 def test_bias_table_orthogonal(a, expected):
-    """math.md 3(i): sampled K_d for orthogonal teachers with common standardised bias a, theta0 -> 0."""
+    """docs/math.md 3(i): sampled K_d for orthogonal teachers with common standardised bias a, theta0 -> 0."""
     rows = np.concatenate([np.eye(4)[:2], np.full((2, 1), a)], axis=1)
     K = a2.region_constant("d", a2.Region.caps(rows, 0.05 * DEG, bias=True), samples=64).K
     assert K == pytest.approx(expected, rel=0.08)

@@ -32,7 +32,7 @@ def test_lemma1_exact_without_eps(n, channels, scale, seed):
 @given(n=st.integers(3, 64), scale=st.sampled_from([0.003, 0.03, 1.0]), seed=st.integers(0, 10_000))
 def test_lemma1_eps_effect(n, scale, seed):
     """With eps > 0: the eps-exact form is exact, the printed one is off by O(eps / sigma^2), and
-    <g_f, f - mu> = c0 (g . f^) eps / (sigma^2 + eps) per channel (math.md [FLAG])."""
+    <g_f, f - mu> = c0 (g . f^) eps / (sigma^2 + eps) per channel (docs/math.md [FLAG])."""
     f, g, c0, c1 = _batch(n, 3, scale, seed)
     eps = 1e-5
     res = bn.lemma1_residuals(f, g, c0, c1, eps)

@@ -106,11 +106,11 @@ def test_lemma4_zero_bias_bound(seed, theta_deg):
 
 
 def test_lemma4_bias_is_linear_not_quadratic():
-    """With a bias coordinate the ratio grows like C1/||dw||: C0 = inf (math.md [FLAG])."""
+    """With a bias coordinate the ratio grows like C1/||dw||: C0 = inf (docs/math.md [FLAG])."""
     a = -0.75
     ws = geometry.unit_rows([[1.0, 0.0, 0.0, a]])
     c1 = L.linear_constant(ws, bias=True)
-    assert 2.0 < c1 < 2.8  # math.md quotes C1 ~ 2.37 for its configuration; it depends on a
+    assert 2.0 < c1 < 2.8  # docs/math.md quotes C1 ~ 2.37 for its configuration; it depends on a
     grad = L.self_gradient(ws, bias=True)[0]
     u = grad - (grad @ ws[0]) * ws[0]
     u /= np.linalg.norm(u)

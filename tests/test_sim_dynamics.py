@@ -12,7 +12,7 @@ from luckbench.theory.geometry import normalize_rows
 
 
 def _angle_rate(theta):
-    """d theta / dt for m = 1, zero bias (math.md sec 4): -(pi - theta) sin(theta) / (2 pi)."""
+    """d theta / dt for m = 1, zero bias (docs/math.md sec 4): -(pi - theta) sin(theta) / (2 pi)."""
     return -(np.pi - theta) * np.sin(theta) / (2 * np.pi)
 
 
@@ -78,7 +78,7 @@ def test_exact_velocities_are_minus_the_population_gradient(bias, top_bias):
 
 
 def test_assumption1_projected_residual_vanishes_for_zero_bias_only():
-    """math.md sec 2 (A1): zero bias, P_W(exact) = P_W(factorised) exactly (Stein); with biases it does not."""
+    """docs/math.md sec 2 (A1): zero bias, P_W(exact) = P_W(factorised) exactly (Stein); with biases it does not."""
     dyn, w, v = _thm5_problem(None, None)
     assert a1_residual(dyn, w, v) < 1e-12
     assert a1_residual(dyn, w, v, project=False) > 1e-2

@@ -26,7 +26,7 @@ def test_r_rows_of_v_decay_when_teachers_overlap_little():
 
 
 def _cancelling_equilibrium():
-    """u-set = teacher exactly; r-nodes 3 and 4 merged (same w) with v_3 = -v_4 (math.md sec 4): y = y*."""
+    """u-set = teacher exactly; r-nodes 3 and 4 merged (same w) with v_3 = -v_4 (docs/math.md sec 4): y = y*."""
     rng = np.random.default_rng(0)
     w_star = teachers.teacher("orthogonal", 3, 6, None, rng)
     v_star = teachers.top_teacher(3, 2, None, rng)

@@ -1,4 +1,4 @@
-"""Theorem 4: reference feasibility numbers (math.md 3(iii)), d_bar sign, envelopes, maps, bad input."""
+"""Theorem 4: reference feasibility numbers (docs/math.md 3(iii)), d_bar sign, envelopes, maps, bad input."""
 import math
 
 import numpy as np
@@ -138,7 +138,7 @@ def test_thm4_map_stores(tmp_path):
 
 
 def test_thm4_map_bias_minus3():
-    """math.md 3(iii): orthogonal teachers with a = -3 allow m <= 14 at 0.05 deg (K is sampled)."""
+    """docs/math.md 3(iii): orthogonal teachers with a = -3 allow m <= 14 at 0.05 deg (K is sampled)."""
     ds = feasibility.thm4_map([0.05], [2, 12, 17], bias=-3.0)
     assert list(ds.feasible.values[0]) == [True, True, False]
 

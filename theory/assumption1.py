@@ -1,6 +1,6 @@
 """Assumption 1 (separation of expectations, Eqs. 4-5) and Theorem 2 (expected dynamics, Eq. 6).
 
-Conventions (math.md sec. 0 and 2): rows are nodes (out x in, like ``nn.Linear.weight``); every
+Conventions (docs/math.md sec. 0 and 2): rows are nodes (out x in, like ``nn.Linear.weight``); every
 layer's input is augmented with a constant node f~ = [f; 1] that carries the bias; W~ = [[W, b],
 [0, 1]] (teacher W~*). For the weights into hidden layer i (node j there, input node k below):
 
@@ -16,7 +16,7 @@ layer's input is augmented with a constant node f~ = [f; 1] that carries the bia
   ``E[beta*_jo] E[f'_j f'*_o] E[f~_k f~*_p]`` (and the student-student twin), relative Frobenius;
   and the exact identity ``sum_{o,p} W~*_op T*[j,o,k,p] = (star part of) G_exact[j,k]`` (Eq. 15).
 * layer residual ``r_A1 = ||G_exact - G_fact||_F / ||G_exact||_F`` and its projected version
-  with every row projected by P_w~j = I - w~_j w~_j^T / |w~_j|^2 first (P_W of math.md).
+  with every row projected by P_w~j = I - w~_j w~_j^T / |w~_j|^2 first (P_W of docs/math.md).
   The bias column (k = constant node) is compared only when the network has biases.
 
 Expectations over x ~ N(0, std^2 I) are sample means over the same Monte Carlo draw (so the
@@ -24,7 +24,7 @@ sample-level identities stay exact and the residual measures the factorisation o
 layer 0 of a two-layer network (linear top) the closed forms of :mod:`luckbench.theory.kernels`
 give both sides exactly: :func:`stein_two_layer`. With zero bias, Stein's lemma makes
 G_exact - G_fact parallel to w_j row by row, so the projected residual vanishes to float
-precision (math.md sec. 2, "Derived result").
+precision (docs/math.md sec. 2, "Derived result").
 
 The checks build the setup's networks in float64 whatever ``--dtype`` says (closed forms are
 float64; details record it). Monte Carlo uses up to 4,096 samples, fewer for wide students

@@ -1,10 +1,10 @@
 """Assumption 2 (relative Lipschitz continuity of psi_d, psi_l) measured over a region.
 
-Coordinates (math.md sec 0): every weight is a row w~ = [s*w; b] of a unit-norm matrix, so that
+Coordinates (docs/math.md sec 0): every weight is a row w~ = [s*w; b] of a unit-norm matrix, so that
 w~ . x~ = w . x + b with x~ = [x/s; 1] and E[x~ x~^T] = I. With ``bias=True`` the last column is the
 bias coordinate; with ``bias=False`` the model has no bias (w~ = s*w). :func:`luckbench.theory.geometry.augment` gets there.
 
-Two forms of the constant (math.md, Assumption 2):
+Two forms of the constant (docs/math.md, Assumption 2):
 
 * used form (Eq. 24, also Eqs. 26/28): |psi(w,w1) - psi(w,w2)| <= K psi(w,w1) ||w1 - w2||, so
   K = sup |psi(w,w1) - psi(w,w2)| / (psi(w,w1) ||w1 - w2||);
@@ -18,7 +18,7 @@ teachers for Thm 4, plus the r-set's initial rows for Thm 5). The triples actual
 
 * Zero bias: exact up to 1-D/2-D numerical maximisation. psi depends on the angle only; the
   region's constant is the max over the four triple families (:func:`zero_bias_constant`): the
-  closed form K_d(Theta, delta) of math.md 3(i) (:func:`kd_zero_bias`) or the 2-D supremum over the
+  closed form K_d(Theta, delta) of docs/math.md 3(i) (:func:`kd_zero_bias`) or the 2-D supremum over the
   angle profile (:func:`profile_constant`, K_l and the printed forms) for the cross families, a 1-D
   supremum (:func:`self_constant`) for the self families.
 * With a bias coordinate: sampled triples (half the students on the cap boundary) refined by
@@ -52,7 +52,7 @@ def psi(kind: str, w1: np.ndarray, w2: np.ndarray, *, bias: bool) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- zero-bias forms
 def big_psi(alpha):
-    """Psi(alpha) = alpha / (2 sin(alpha/2)), Psi(0) = 1 (math.md 3(i))."""
+    """Psi(alpha) = alpha / (2 sin(alpha/2)), Psi(0) = 1 (docs/math.md 3(i))."""
     alpha = np.asarray(alpha, dtype=np.float64)
     half = np.sin(alpha / 2)
     return np.where(alpha > 1e-12, alpha / (2 * np.where(half > 0, half, 1.0)), 1.0)
@@ -61,7 +61,7 @@ def big_psi(alpha):
 def kd_zero_bias(Theta: float, delta: float) -> float:
     """Exact zero-bias K_d(Theta, delta) = Psi(min(2 arcsin(delta/2), max(Theta, pi-Theta))) / (pi - Theta).
 
-    Theta = largest base angle angle(w, w1), delta = largest perturbation ||w1 - w2|| (math.md 3(i)).
+    Theta = largest base angle angle(w, w1), delta = largest perturbation ||w1 - w2|| (docs/math.md 3(i)).
     """
     if Theta >= math.pi:
         return math.inf
@@ -70,7 +70,7 @@ def kd_zero_bias(Theta: float, delta: float) -> float:
 
 
 def arccos_profile(kind: str, theta):
-    """psi on unit zero-bias rows as a function of their angle: (pi-t)/(2pi) for d, g(t)/(2pi) for l (math.md sec 1)."""
+    """psi on unit zero-bias rows as a function of their angle: (pi-t)/(2pi) for d, g(t)/(2pi) for l (docs/math.md sec 1)."""
     theta = np.asarray(theta, dtype=np.float64)
     if kind == "d":
         return (np.pi - theta) / (2 * np.pi)

@@ -1,14 +1,14 @@
 """Assumption 3 (small overlap between teacher nodes, Eq. 9), measured.
 
 For teacher rows w*_j (whitened augmented coordinates, see :mod:`luckbench.theory.assumption2`),
-D**_jk = psi_d(w*_j, w*_k) and L**_jk = psi_l(w*_j, w*_k). Reported (math.md, Assumption 3):
+D**_jk = psi_d(w*_j, w*_k) and L**_jk = psi_l(w*_j, w*_k). Reported (docs/math.md, Assumption 3):
 
 * ``eps`` = max_{j != k} G_jk / G_jj over ORDERED pairs (the row's own diagonal, what Lemma 2 uses);
 * ``eps_or`` = max_{j != k} G_jk / max(G_jj, G_kk) (Eq. 9's "(or ...)" read as the weaker variant);
 * ``mean_ratio`` = mean over ordered pairs of G_jk / G_jj.
 
 [FLAG] Eq. 9's "(or ...)" is ambiguous; the proofs need the ordered (row-diagonal) version, which
-is the one the theorems consume. Reference values (math.md 3(ii)): zero-bias orthogonal teachers
+is the one the theorems consume. Reference values (docs/math.md 3(ii)): zero-bias orthogonal teachers
 give eps_d = 1/2 and eps_l = 1/pi exactly; orthogonal teachers with standardised bias a give
 eps_d = Phi(a).
 """

@@ -1,4 +1,4 @@
-"""Feasibility maps of Theorems 4 and 5 over their main parameters (math.md 3(iii)).
+"""Feasibility maps of Theorems 4 and 5 over their main parameters (docs/math.md 3(iii)).
 
 * :func:`thm4_map` -> Dataset with ``gamma(theta0, m)``, ``feasible(theta0, m)``, ``d_bar``,
   ``rate`` (= d_bar gamma), ``K_d`` and ``eps_d`` (same dims); ``theta0`` in degrees.

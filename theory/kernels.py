@@ -6,7 +6,7 @@ the paper (arXiv:1905.13405 v2, Sec. 3, Eq. 7) defines
     psi_d(w, w') = E[1(u > 0) 1(u' > 0)]          psi_l(w, w') = E[relu(u) relu(u')],
 
 so that d_jj' = psi_d(w_j, w_j'), l_jj' = psi_l(w_j, w_j') at layer 0 (Theorem 2's D and L).
-Conventions and formulas are those of math.md sec. 1 (sigma_1 = sigma |w|, a = b / sigma_1,
+Conventions and formulas are those of docs/math.md sec. 1 (sigma_1 = sigma |w|, a = b / sigma_1,
 rho = cos angle(w, w'), r = sqrt(1 - rho^2)):
 
 * zero bias (``b1 = b2 = None``): the arc-cosine kernels psi_d = (pi - theta) / (2 pi) and
@@ -14,12 +14,12 @@ rho = cos angle(w, w'), r = sqrt(1 - rho^2)):
 * with biases: psi_d = Phi2(a, a'; rho), the bivariate normal orthant probability (evaluated by
   the Drezner-Wesolowsky/Genz integral for |rho| < 0.925 and Owen's T form otherwise), and
   psi_l = sigma_1 sigma_2 M(a, a'; rho) (truncated bivariate normal moment);
-* the degenerate pairs rho = +-1 (parallel / antipodal rows) by math.md's limit formulas;
+* the degenerate pairs rho = +-1 (parallel / antipodal rows) by docs/math.md's limit formulas;
 * the Stein companion E[1(u > 0) relu(u') x] = sigma^2 [psi_d w' + c_delta w] (exact gradients,
   Assumption 1) and its bias coordinate E[1(u > 0) relu(u')];
 * the single-unit moments P(u > 0) = Phi(a) and E[relu(u)] = sigma_1 (a Phi(a) + phi(a)).
 
-Accuracy: relative error <= 1e-9 wherever the value exceeds 1e-12 (design.md). The Owen's-T and
+Accuracy: relative error <= 1e-9 wherever the value exceeds 1e-12 (README.md, "Gaussian kernels"). The Owen's-T and
 moment closed forms are sums of terms that cancel in the deep tails; each entry's condition number
 (sum of |terms| / |value|) is computed alongside, and entries where it exceeds ``_COND_MAX`` are
 recomputed by a 1-D Gauss-Legendre quadrature of the log-concave integrand
@@ -59,7 +59,7 @@ _DROP = 45.0  # quadrature range: where the log-integrand has fallen by this muc
 # ----------------------------------------------------------------------------- geometry
 @dataclass(frozen=True)
 class _Pairs:
-    """Per-pair quantities of math.md sec. 1, broadcast to (n1, n2)."""
+    """Per-pair quantities of docs/math.md sec. 1, broadcast to (n1, n2)."""
 
     s1: np.ndarray  # (n1, 1) sigma |w1|
     s2: np.ndarray  # (1, n2) sigma |w2|
@@ -155,7 +155,7 @@ def _log_g(t):
 
 
 def _g(t):
-    """G(t) = E[(Z + t)_+] = t Phi(t) + phi(t) (single-unit relu moment, math.md sec. 4)."""
+    """G(t) = E[(Z + t)_+] = t Phi(t) + phi(t) (single-unit relu moment, docs/math.md sec. 4)."""
     return np.exp(_log_g(t))
 
 
@@ -210,7 +210,7 @@ def _genz_phi2(h, k, rho):
 
 
 def _owen_phi2(h, k, rho, r, one_m, one_p):
-    """Phi2(h, k; rho) by Owen's T (math.md sec. 1); returns (value, sum|terms|). Requires r > 0.
+    """Phi2(h, k; rho) by Owen's T (docs/math.md sec. 1); returns (value, sum|terms|). Requires r > 0.
 
     Phi2 = Phi(h)/2 + Phi(k)/2 - T(h, (k - rho h)/(h r)) - T(k, (h - rho k)/(k r)) - beta0;
     h = k = 0 gives 1/4 + arcsin(rho)/(2 pi).
@@ -308,7 +308,7 @@ def _antipodal(h, k):
 
 
 def _moment(h, k, rho, r, one_m, one_p, phi2):
-    """M(h, k; rho) = E[(Z1 + h)_+ (Z2 + k)_+] = psi_l / (sigma_1 sigma_2), math.md sec. 1.
+    """M(h, k; rho) = E[(Z1 + h)_+ (Z2 + k)_+] = psi_l / (sigma_1 sigma_2), docs/math.md sec. 1.
 
     M = (h k + rho) Phi2 + k A1 + h A2 + r^2 phi2; at rho = 1: (1 + h k) Phi(mu) + (h + k - mu) phi(mu)
     with mu = min(h, k); at rho = -1: h k P + (k - h) E1 - E2 with E2 = P + lo phi(lo) - hi phi(hi).
@@ -502,7 +502,7 @@ def _with_bias(pp: _Pairs):
 def psi_d(w1, w2, b1=None, b2=None, sigma=1.0) -> np.ndarray:
     """psi_d(w, w') = E[1(w.x + b > 0) 1(w'.x + b' > 0)], x ~ N(0, sigma^2 I)  (paper Eq. 7).
 
-    Zero bias (b1 = b2 = None): (pi - theta) / (2 pi). With biases: Phi2(a, a'; rho) (math.md
+    Zero bias (b1 = b2 = None): (pi - theta) / (2 pi). With biases: Phi2(a, a'; rho) (docs/math.md
     sec. 1). Returns (n1, n2) float64.
     """
     return _psi_d(_pairs(w1, w2, b1, b2, sigma), _zero_bias(b1, b2))
@@ -518,7 +518,7 @@ def psi_l(w1, w2, b1=None, b2=None, sigma=1.0) -> np.ndarray:
     """psi_l(w, w') = E[relu(w.x + b) relu(w'.x + b')], x ~ N(0, sigma^2 I)  (paper Eq. 7).
 
     Zero bias: sigma^2 |w||w'| g(theta) / (2 pi), g = sin + (pi - theta) cos. With biases:
-    sigma_1 sigma_2 M(a, a'; rho) (math.md sec. 1). (n1, n2).
+    sigma_1 sigma_2 M(a, a'; rho) (docs/math.md sec. 1). (n1, n2).
     """
     pp = _pairs(w1, w2, b1, b2, sigma)
     if _zero_bias(b1, b2):
@@ -531,7 +531,7 @@ def psi_l(w1, w2, b1=None, b2=None, sigma=1.0) -> np.ndarray:
 def gate_relu(w1, w2, b1=None, b2=None, sigma=1.0) -> np.ndarray:
     """E[1(u1 > 0) relu(u2)] = sigma_2 (a' Phi2 + A2 + rho A1): bias coordinate of the Stein companion.
 
-    (n1, n2); math.md sec. 1.
+    (n1, n2); docs/math.md sec. 1.
     """
     pp = _pairs(w1, w2, b1, b2, sigma)
     phi2, args = _with_bias(pp)
@@ -542,7 +542,7 @@ def gate_relu_x(w1, w2, b1=None, b2=None, sigma=1.0) -> np.ndarray:
     """Stein companion E[1(u1 > 0) relu(u2) x] = sigma^2 [psi_d w2 + c_delta w1], shape (n1, n2, d).
 
     c_delta = E[delta(u1) relu(u2)] = (phi(a)/sigma_1) sigma_2 r G((a' - rho a)/r), G(t) = t Phi(t)
-    + phi(t) (math.md sec. 1; Stein's lemma E[x F(x)] = sigma^2 E[grad F]).
+    + phi(t) (docs/math.md sec. 1; Stein's lemma E[x F(x)] = sigma^2 E[grad F]).
     """
     pp = _pairs(w1, w2, b1, b2, sigma)
     w1a, w2a = np.asarray(w1, dtype=np.float64), np.asarray(w2, dtype=np.float64)
@@ -565,6 +565,6 @@ def gate_mean(w, b=None, sigma=1.0) -> np.ndarray:
 
 
 def relu_mean(w, b=None, sigma=1.0) -> np.ndarray:
-    """E[relu(w.x + b)] = sigma |w| (a Phi(a) + phi(a)); shape (n,) (math.md sec. 4, L_{j,0})."""
+    """E[relu(w.x + b)] = sigma |w| (a Phi(a) + phi(a)); shape (n,) (docs/math.md sec. 4, L_{j,0})."""
     s1, a = _single(w, b, sigma)
     return s1 * _g(a)

@@ -1,6 +1,6 @@
 """Lemmas 2-4 of the appendix (bottom bounds, top bounds, quadratic fall-off) as predicates.
 
-Notation (math.md, Lemmas 2-4): unit rows in whitened augmented coordinates (see
+Notation (docs/math.md, Lemmas 2-4): unit rows in whitened augmented coordinates (see
 :mod:`luckbench.theory.assumption2`), students w_j near teachers w*_j, dw_j = w_j - w*_j,
 d*_jk = psi_d(w_j, w*_k), d_jk = psi_d(w_j, w_k), d**_jk = psi_d(w*_j, w*_k); l likewise with psi_l.
 
@@ -177,7 +177,7 @@ def _ratio_verdict(name: str, statement: str, worst: dict, ctx: Context, kind: s
     return Verdict(
         name=name, statement=statement, kind="bound", holds=bool(value <= 1 + TOL), value=value, bound=1.0,
         tolerance=TOL,
-        details={"form": "printed (paper)" if setup.paper_mode else "corrected (math.md)", "max_lhs_over_rhs": worst,
+        details={"form": "printed (paper)" if setup.paper_mode else "corrected (docs/math.md)", "max_lhs_over_rhs": worst,
                  f"K_{kind}": ctx.K, f"eps_{kind}": ctx.eps, "theta0_deg": setup.theta0_deg,
                  "K_note": "a search lower bound when biases are on: a violation means the search missed the sup",
                  **extra},

@@ -17,7 +17,7 @@ coordinates (see :mod:`luckbench.theory.assumption2`). Constants (Eq. 39 and the
   d_max = 1/2 (zero bias) or 1 (an upper bound on every d*_jj).
 
 K_d defaults to Assumption 2 over the caps (exact for zero bias: for orthogonal teachers
-K_d = Psi(theta0)/(pi/2 - theta0), the local form of math.md 3(iii) that gives gamma = 0.159, 0.111,
+K_d = Psi(theta0)/(pi/2 - theta0), the local form of docs/math.md 3(iii) that gives gamma = 0.159, 0.111,
 0.057 at 1, 3, 5 deg for m = 2); eps_d defaults to Assumption 3 of the teacher rows.
 """
 from __future__ import annotations

@@ -17,7 +17,7 @@ Notation: s0 = 2 sin(theta0/2) (the u-distance bound), c = cos(theta0/2), B = B_
   kappa = 2 C0 sin(theta0/2)(1 + B_dv) (Eq. 46)
   R41 = (B_v - B_dv) cos(theta0) - eps_d B max(B_du, B_dr); R42 = 1 - eps_l max(B_lu, B_lr) - kappa
 
-``mode="fixed"`` (math.md Thm 5 [FLAG]s; each term bounded conservatively; rho = 1 - eta lam gamma):
+``mode="fixed"`` (docs/math.md Thm 5 [FLAG]s; each term bounded conservatively; rho = 1 - eta lam gamma):
   C = K x distance: C_iu = K_i s0, C_ir = K_i delta_r, with the r-drift (Eqs. 68-70 for j in [r],
   with B_{d,r}, the omitted Eq. 64 dv-term and the m / n-m-1 pair counts; d*_jj <= 1)
     delta_r = eps_d B_v [m((1+K_d)(1+C_dr)^2 s0 B_v + (1+C_du)(1+C_dr)^2 B_dv) + (n-m-1)(1+C_dr)^3 B_v]
@@ -33,7 +33,7 @@ Notation: s0 = 2 sin(theta0/2) (the u-distance bound), c = cos(theta0/2), B = B_
     Y_r = eps_l [m (1+C_lr)^2 (B_dv + K_l B s0)/B_v + (n-m-1)(1+C_lr)^3] + C0 delta_r^2
   min_d / min_l are the centres' own diagonals min_j psi(w*_j, w*_j) (psi(w_j^0, w_j^0) for [r]).
 
-Reference (math.md, Thm 5): K = 2, m = 4, n = 12, theta0 = 5 deg, B_v = 1, B_dv = 0.3, eta = 0.01,
+Reference (docs/math.md, Thm 5): K = 2, m = 4, n = 12, theta0 = 5 deg, B_v = 1, B_dv = 0.3, eta = 0.01,
 min diagonals 0.45, C0 = C0(5 deg) = 1/2: mode "paper" gives gamma = 0.692, lambda_bar = 0.293,
 C_dr = 0.023 at eps = 1e-4 and is infeasible at eps = 1e-3.
 """

@@ -1,4 +1,4 @@
-"""The result type every check returns (design.md, "Public Python API"), and its Dataset form.
+"""The result type every check returns (README.md, "Python API and command line"), and its Dataset form.
 
 A :class:`Verdict` prints as one line in a terminal (``repr``) and as a small table in a notebook
 (``_repr_html_``); :func:`verdicts_dataset` turns a list of them into the ``xarray.Dataset`` that
