@@ -25,8 +25,8 @@ def test_json_output_lists_verdicts(capsys):
 def test_table_output(capsys):
     assert cli.main(["check", "theorem3", "--no-bias", "--dtype", "float32", *SMALL]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split()[:3] == ["check", "kind", "holds"]
-    assert lines[2].split()[:3] == ["theorem3", "exact", "yes"]
+    assert lines[0].split()[:3] == ["check", "kind", "verdict"]
+    assert lines[2].split()[:3] == ["theorem3", "exact", "holds"]
 
 
 def test_paper_mode_changes_the_verdict(capsys):

@@ -93,9 +93,9 @@ def _fmt(x) -> str:
 
 
 def format_table(verdicts) -> str:
-    """A fixed-width table: name, kind, holds, value, bound, tolerance, statement."""
-    header = ("check", "kind", "holds", "value", "bound", "tolerance", "statement")
-    rows = [header] + [(v.name, v.kind, {True: "yes", False: "NO", None: "n/a"}[v.holds], _fmt(v.value),
+    """A fixed-width table: name, kind, verdict word, value, bound, tolerance, statement."""
+    header = ("check", "kind", "verdict", "value", "bound", "tolerance", "statement")
+    rows = [header] + [(v.name, v.kind, v.word, _fmt(v.value),
                         _fmt(v.bound), _fmt(v.tolerance), v.statement) for v in verdicts]
     widths = [max(len(r[i]) for r in rows) for i in range(len(header) - 1)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1] for r in rows]
