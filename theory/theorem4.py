@@ -74,7 +74,7 @@ def d_bar_exact_zero_bias(theta0: float) -> float:
     return (math.pi - theta0) / (2 * math.pi)
 
 
-def teacher_rows(w_star, bias=None) -> tuple[np.ndarray, bool]:
+def rows_with_bias(w_star, bias=None) -> tuple[np.ndarray, bool]:
     """(unit rows, has_bias) from ``w_star`` and ``bias``.
 
     ``bias`` None/False: zero-bias rows; True: the last column of ``w_star`` is the bias
@@ -96,11 +96,11 @@ def conditions(w_star, theta0, *, bias=None, K_d=None, eps_d=None, eta=None, pap
     """Theorem 4's constants for teacher rows ``w_star`` (m, D) and cap angle ``theta0`` (radians).
 
     ``w_star`` is in whitened coordinates (sigma = 1) and normalised here; ``bias`` as in
-    :func:`teacher_rows` (None: zero-bias model; True: last column is the bias; values: appended).
+    :func:`rows_with_bias` (None: zero-bias model; True: last column is the bias; values: appended).
     ``K_d``/``eps_d`` default to the measured Assumption 2/3 constants (K_d exact for zero bias, a
     search lower bound otherwise).
     """
-    rows, has_bias = teacher_rows(w_star, bias)
+    rows, has_bias = rows_with_bias(w_star, bias)
     t0 = validation.as_angle(theta0)
     m = rows.shape[0]
     K_method = "given"
