@@ -11,6 +11,7 @@ import math
 from typing import Callable
 
 from luckbench.errors import InputError
+from luckbench.theory.geometry import SIGMA_PAPER, TEACHER_SCHEMES, teacher_rows
 from luckbench.theory.verdict import Verdict
 
 CHECKS: dict[str, str] = {
@@ -53,13 +54,11 @@ class CheckSetup:
     seed: int = 0
     paper_mode: bool = False
     theta0_deg: float = 5.0
-    sigma: float = 10.0
+    sigma: float = SIGMA_PAPER
     eta: float | None = None
     teacher_scheme: str = "paper"
 
     def __post_init__(self):
-        from luckbench.theory.geometry import TEACHER_SCHEMES
-
         if self.teacher_scheme not in TEACHER_SCHEMES:
             raise InputError(f"--teacher-scheme: expected one of {', '.join(TEACHER_SCHEMES)}, "
                              f"got {self.teacher_scheme!r}")
@@ -96,8 +95,6 @@ class CheckSetup:
     def teacher_rows(self):
         """First-layer teacher rows of the closed-form checks: (m, D) unit rows, whitened with
         ``sigma``, the last column the bias when ``bias`` (:func:`luckbench.theory.geometry.teacher_rows`)."""
-        from luckbench.theory.geometry import teacher_rows
-
         return teacher_rows(self.teacher, bias=self.bias, seed=self.seed, sigma=self.sigma,
                             scheme=self.teacher_scheme)
 

@@ -28,7 +28,7 @@ MAX_HIDDEN = 2_000  # per-sample beta matrices are hidden x hidden (Assumption 1
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
-    from luckbench.theory.checks import CHECKS
+    from luckbench.theory.checks import CHECKS, CheckSetup
     from luckbench.theory.geometry import TEACHER_SCHEMES
 
     parser.add_argument("names", nargs="*", metavar="NAME",
@@ -47,14 +47,15 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                         help="floating-point type of the networks (default: float64)")
     parser.add_argument("--paper-mode", action=argparse.BooleanOptionalAction, default=False,
                         help="evaluate the paper's printed formulas instead of the corrected ones")
-    parser.add_argument("--theta0", type=float, default=5.0, metavar="DEG",
-                        help="cap half-angle of the closed-form checks, degrees in (0, 180) (default: 5)")
-    parser.add_argument("--sigma", type=float, default=10.0, metavar="S",
-                        help="input standard deviation, x ~ N(0, S^2 I) (default: 10, the paper's)")
+    parser.add_argument("--theta0", type=float, default=CheckSetup.theta0_deg, metavar="DEG",
+                        help=f"cap half-angle of the closed-form checks, degrees in (0, 180) "
+                             f"(default: {CheckSetup.theta0_deg:g})")
+    parser.add_argument("--sigma", type=float, default=CheckSetup.sigma, metavar="S",
+                        help=f"input standard deviation, x ~ N(0, S^2 I) (default: {CheckSetup.sigma:g}, the paper's)")
     parser.add_argument("--eta", type=float, default=None, metavar="ETA",
                         help="step size of Theorems 4 and 5, in (0, 1] (default: 0.1 and 0.01)")
-    parser.add_argument("--teacher-scheme", choices=TEACHER_SCHEMES, default="paper",
-                        help="first-layer teacher rows of the closed-form checks (default: paper)")
+    parser.add_argument("--teacher-scheme", choices=TEACHER_SCHEMES, default=CheckSetup.teacher_scheme,
+                        help=f"first-layer teacher rows of the closed-form checks (default: {CheckSetup.teacher_scheme})")
     parser.add_argument("--out", default=None, metavar="FILE.nc", help="also store the verdicts as netCDF")
 
 
