@@ -108,7 +108,7 @@ def verdicts_dataset(verdicts):
     holds = np.array([-1 if d["holds"] is None else int(d["holds"]) for d in dicts], dtype=np.int8)
     ds = xr.Dataset(
         {
-            "holds": ("check", holds, {"long_name": "check outcome", "flag_values": "1 true, 0 false, -1 none"}),
+            "holds": ("check", holds),  # long_name, numeric flag_values: luckbench.metadata
             "value": ("check", np.array([_num(v.value) for v in verdicts]), {"long_name": "measured value"}),
             "bound": ("check", np.array([_num(v.bound) for v in verdicts]), {"long_name": "compared against"}),
             "tolerance": ("check", np.array([_num(v.tolerance) for v in verdicts]),
