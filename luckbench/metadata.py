@@ -7,8 +7,9 @@ written. It
   kind first, then by name) on every data variable and coordinate that lacks them -- a producer's
   own attributes always win, so new variables may carry their own;
 * stores the registry's boolean variables as ``bool`` (xarray writes them as int8 with
-  ``dtype: bool`` and reads them back as ``bool``) and gives flag variables numeric CF
-  ``flag_values`` with ``flag_meanings``;
+  ``dtype: bool`` and reads them back as ``bool``); three-valued flags such as the checks'
+  ``holds`` carry numeric CF ``flag_values`` with ``flag_meanings`` from their producer
+  (:func:`luckbench.theory.verdict.verdicts_dataset`);
 * sets ``_FillValue`` on integer arrays padded with a sentinel (:data:`INT_FILL`), so that readers
   see missing entries, not -1;
 * adds the file attribute ``Conventions = "CF-1.10"`` and the run parameters as 0-d coordinates:
@@ -53,20 +54,10 @@ VARIABLES: dict[str, dict[str, Any]] = {
     "match_row": _v("aligned row: the final winner of teacher node match_row"),
     "channel": _v("channel index within the layer"),
     "pair": _v("(alpha_W, alpha_V) pair index"),
-    "check": _v("check name"),
     "theta0": _v("initial student-teacher angle theta0", "degree"),
     "m": _v("number of teacher nodes m"),
     "n": _v("number of student nodes n"),
     "eps": _v("Assumption 3 overlap eps (eps_d = eps_l)"),
-    # checks
-    "holds": _v("check outcome", flag_values=np.array([1, 0, -1], dtype=np.int8),
-                flag_meanings="holds fails undecided"),
-    "value": _v("measured value"),
-    "bound": _v("value compared against"),
-    "tolerance": _v("float slack allowed"),
-    "kind": _v("kind of check (exact, bound, assumption, ...)"),
-    "statement": _v("statement checked"),
-    "details": _v("JSON object of further named numbers"),
     # theorem constants (feasibility maps, sim thm5)
     "gamma": _v("Theorem gamma (contraction margin)"),
     "d_bar": _v("d-bar: smallest diagonal of the gating matrix D"),
