@@ -5,7 +5,8 @@ written. It
 
 * fills ``long_name`` and ``units`` ("1" when dimensionless) from :data:`VARIABLES` (per result
   kind first, then by name) on every data variable and coordinate that lacks them -- a producer's
-  own attributes always win, so new variables may carry their own;
+  own attributes always win, so new variables may carry their own; string and boolean variables
+  get ``units = "1"`` whether registered or not;
 * stores the registry's boolean variables as ``bool`` (xarray writes them as int8 with
   ``dtype: bool`` and reads them back as ``bool``); three-valued flags such as the checks'
   ``holds`` carry numeric CF ``flag_values`` with ``flag_meanings`` from their producer
@@ -166,6 +167,8 @@ def annotate(ds: xr.Dataset, *, config: Any, seed: int | None) -> xr.Dataset:
     kind = ds.attrs.get("result_kind")
     for name in list(ds.variables):
         meta = entry(str(name), kind)
+        if ds[name].dtype.kind in "OUSb" and "units" not in ds[name].attrs:
+            ds[name].attrs["units"] = _D  # labels, texts and booleans are dimensionless by nature
         if meta is None:
             continue
         var = ds[name]
