@@ -13,7 +13,7 @@ Builds a 1250 x 125 with-bias psi_l matrix (d = 20) and prints
 With --deep-tails it instead times the biased-teacher regime of Theorem 4: unit rows, every bias
 equal to a, for a = 0, -3, -7, where the closed forms cancel and most entries fall back to the
 tail quadrature (goal: < 1 s at a = -3, < 2 s at a = -7), against the previous quadrature
-(benchmarks/kernels_reference.py) in the same run, and prints the largest relative difference.
+(benchmarks/reference/previous_quadrature.py) in the same run, and prints the largest relative difference.
 
 Usage: .venv/bin/python benchmarks/kernels.py [--sigma 10] [--repeats 5] [--mc-samples 20000]
        .venv/bin/python benchmarks/kernels.py --deep-tails [--no-reference]
@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -58,7 +60,8 @@ def timed(f):
 
 def deep_tails(reference: bool) -> int:
     """psi_l at standardised bias a = 0, -3, -7 (unit rows, sigma = 1), new against previous quadrature."""
-    from kernels_reference import _quad as previous_quad  # benchmarks/ is on sys.path when run as a script
+    sys.path.insert(0, str(Path(__file__).parent / "reference"))
+    from previous_quadrature import _quad as previous_quad
 
     w1, w2 = unit_rows()
     print(f"psi_l with biases, {N1} x {N2} unit rows, d = {D}, every bias = a (Theorem 4's biased teachers)")

@@ -505,6 +505,30 @@ def _panel_sums(log_f, pts, fmax):
     return total
 
 
+def _domain(mu, rho, r):
+    """(cut, lo, hi, empty): the kink y = -mu/rho and the integration domain y in (lo, hi) -- y > 0,
+    intersected at r = 0 with mu + rho y > 0 -- with hi = lo + 1 where it is empty."""
+    deg = r == 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cut = -mu / rho
+    lo = np.where(deg & (rho > 0), np.maximum(0.0, cut), 0.0)
+    hi = np.where(deg & (rho < 0), cut, np.inf)
+    empty = ~(hi > lo)
+    return cut, lo, np.where(empty, lo + 1.0, hi), empty
+
+
+def _panel_points(left, right, mode, cut, rho, r):
+    """Sorted panel ends (n_pts, P) in [left, right]: the mode, the kink and kink +- 1, 4, 16 times
+    its width r/|rho|, so that narrow features (rho -> +-1) get panels of their own size."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kink = np.where(rho != 0, cut, left)
+        kw = np.where(rho != 0, r / np.abs(rho), 0.0)
+    pts = [left, right, mode, kink]
+    for c in (1.0, 4.0, 16.0):
+        pts += [kink - c * kw, kink + c * kw]
+    return np.sort(np.clip(np.stack(pts), left, right), axis=0)
+
+
 def _quad(h, mu, rho, r, p, q):
     """int_0^oo phi(y - h) y^p H_q(mu + rho y) dy by panelled Gauss-Legendre (1-D arrays).
 
@@ -514,13 +538,7 @@ def _quad(h, mu, rho, r, p, q):
     log-concave with curvature >= 1, so it lives within sqrt(2 _DROP) of its mode; the domain is
     y > 0, intersected at r = 0 with mu + rho y > 0.
     """
-    deg = r == 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cut = -mu / rho
-    lo = np.where(deg & (rho > 0), np.maximum(0.0, cut), 0.0)
-    hi = np.where(deg & (rho < 0), cut, np.inf)
-    empty = ~(hi > lo)
-    hi = np.where(empty, lo + 1.0, hi)
+    cut, lo, hi, empty = _domain(mu, rho, r)
 
     def log_f(y, idx, order, power=True):
         return _log_integrand(y, h[idx], mu[idx], rho[idx], r[idx], p if power else 0, q, order)
@@ -530,14 +548,7 @@ def _quad(h, mu, rho, r, p, q):
     width = math.sqrt(2.0 * _DROP)
     right = _drop_point(log_f, mode, fmax, mode + width, hi, 1)
     left = _drop_point(log_f, mode, fmax, mode - width, lo, -1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        kink = np.where(rho != 0, cut, left)
-        kw = np.where(rho != 0, r / np.abs(rho), 0.0)
-    pts = [left, right, mode, kink]
-    for c in (1.0, 4.0, 16.0):
-        pts += [kink - c * kw, kink + c * kw]
-    pts = np.sort(np.clip(np.stack(pts), left, right), axis=0)  # (n_pts, P)
-    total = _panel_sums(log_f, pts, fmax)
+    total = _panel_sums(log_f, _panel_points(left, right, mode, cut, rho, r), fmax)
     # below exp(-_UNDERFLOW) the value is < 1e-300 (and the log-integrand too coarse to integrate)
     return np.where(empty | ~(fmax > -_UNDERFLOW), 0.0, np.exp(fmax) * total)
 

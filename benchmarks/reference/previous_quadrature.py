@@ -1,8 +1,9 @@
 """The tail quadrature of theory/kernels.py as it was before the deep-tail batching (commit cabda6f).
 
-Kept here only as the timing reference of benchmarks/kernels.py --deep-tails: it evaluated all nine
-panels of every entry (most of zero width), bisected every mode to 1e-15 in lockstep and ran its
-drop-point Newton iterations until every entry had settled. Not used by the library.
+Kept here (outside `make bench`'s glob) only as the timing reference of benchmarks/kernels.py
+--deep-tails: it evaluated all nine panels of every entry (most of zero width), bisected every
+mode to 1e-15 in lockstep and ran its drop-point Newton iterations until every entry had
+settled. Not used by the library.
 """
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import math
 import numpy as np
 from scipy.special import log_ndtr, ndtr
 
-from luckbench.theory.kernels import _DROP, _GL_NODES, _GL_WEIGHTS, _LOG_SQRT_2PI, _UNDERFLOW, _g_tail, _log_g, _mills, _phi
+from luckbench.theory.kernels import (_DROP, _GL_NODES, _GL_WEIGHTS, _LOG_SQRT_2PI, _UNDERFLOW, _domain, _g_tail,
+                                      _log_g, _mills, _panel_points, _phi)
 
 
 def _log_inner(num, r, q):
@@ -49,21 +51,8 @@ def _log_integrand(y, h, mu, rho, r, p, q):
 
 
 def _quad(h, mu, rho, r, p, q):
-    """int_0^oo phi(y - h) y^p H_q(mu + rho y) dy by panelled Gauss-Legendre (1-D arrays).
-
-    With y = z + h and mu = k - rho h this is int_{z > -h} phi(z) (z + h)^p H_q(k + rho z) dz:
-    p = 0, q = 0: Phi2(h, k; rho); p = 1, q = 1: M; p = 0, q = 1: N. Measuring y from the lower
-    limit keeps mu + rho y exact where the kink y = -mu/rho sits next to it. The integrand is
-    log-concave with curvature >= 1, so it lives within sqrt(2 _DROP) of its mode; the domain is
-    y > 0, intersected at r = 0 with mu + rho y > 0.
-    """
-    deg = r == 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cut = -mu / rho
-    lo = np.where(deg & (rho > 0), np.maximum(0.0, cut), 0.0)
-    hi = np.where(deg & (rho < 0), cut, np.inf)
-    empty = ~(hi > lo)
-    hi = np.where(empty, lo + 1.0, hi)
+    """The previous kernels._quad (same integral, same domain and panel ends)."""
+    cut, lo, hi, empty = _domain(mu, rho, r)
 
     def log_f(y):
         return _log_integrand(y, h, mu, rho, r, p, q)
@@ -106,13 +95,7 @@ def _quad(h, mu, rho, r, p, q):
 
     right = drop_point(mode + width, hi, 1)
     left = drop_point(mode - width, lo, -1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        kink = np.where(rho != 0, cut, left)
-        kw = np.where(rho != 0, r / np.abs(rho), 0.0)
-    pts = [left, right, mode, kink]
-    for c in (1.0, 4.0, 16.0):
-        pts += [kink - c * kw, kink + c * kw]
-    pts = np.sort(np.clip(np.stack(pts), left, right), axis=0)  # (n_pts, P)
+    pts = _panel_points(left, right, mode, cut, rho, r)  # (n_pts, P)
     a_pan, b_pan = pts[:-1], pts[1:]  # (n_pan, P)
     half = 0.5 * (b_pan - a_pan)
     y = 0.5 * (a_pan + b_pan)[..., None] + half[..., None] * _GL_NODES  # (n_pan, P, n_gl)
