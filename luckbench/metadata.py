@@ -56,6 +56,7 @@ VARIABLES: dict[str, dict[str, Any]] = {
     "channel": _v("channel index within the layer"),
     "pair": _v("(alpha_W, alpha_V) pair index"),
     "theta0": _v("initial student-teacher angle theta0", "degree"),
+    "theta0_deg": _v("initial student-teacher angle theta0", "degree"),
     "m": _v("number of teacher nodes m"),
     "n": _v("number of student nodes n"),
     "eps": _v("Assumption 3 overlap eps (eps_d = eps_l)"),
@@ -219,6 +220,8 @@ def _flat(config: dict, prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in config.items():
         name = f"{prefix}{str(key).replace('-', '_')}"
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            value = dataclasses.asdict(value)
         if isinstance(value, dict):
             out.update(_flat(value, name + "_"))
         elif isinstance(value, (list, tuple)):

@@ -71,6 +71,11 @@ def test_angles_name_their_unit_and_radians_are_not_degrees(results):
     assert thm4["theta0"].ndim == 0 and thm4["theta0"].attrs["units"] == "degree" and float(thm4["theta0"]) == 30
     assert by_name["thm5"]["theta_u"].attrs["units"] == "rad"
     assert by_name["feasibility_thm4"]["theta0"].attrs["units"] == "degree"
+    thm5_map = by_name["feasibility_thm5"]  # its fixed theta0 is 5 degrees (radians only in the API call)
+    assert "theta0" not in thm5_map.variables and thm5_map["theta0_deg"].attrs["units"] == "degree"
+    assert float(thm5_map["theta0_deg"]) == pytest.approx(5.0)
+    checks = by_name["checks"]  # a nested dataclass configuration is flattened
+    assert checks["setup_teacher"].item() == "5,3,4,2" and int(checks["setup_seed"]) == 4
 
 
 def test_padded_integers_read_back_as_missing(results):
