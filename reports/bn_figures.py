@@ -58,8 +58,15 @@ def _groups(ds: xr.Dataset) -> np.ndarray:
 
 
 def group_depth(ds: xr.Dataset) -> np.ndarray:
-    """Relative depth (i + 0.5) / n of each layer within its ``group``, so a backbone lines up with a whole VGG."""
+    """Relative depth (i + 0.5) / n of each layer within its ``group``, so a backbone lines up with a whole VGG.
+
+    Only where each group is one contiguous run of layers (a backbone, then a head); groups that
+    interleave (MobileNet roles: expand, depthwise, linear) keep the whole network's depth.
+    """
     groups = _groups(ds)
+    runs = 1 + int(np.sum(groups[1:] != groups[:-1]))
+    if runs != len(set(groups)):
+        return _depth(ds)
     out = np.empty(groups.size)
     for group in dict.fromkeys(groups):
         idx = np.flatnonzero(groups == group)
@@ -91,7 +98,7 @@ def draw_fractions(ds: xr.Dataset, ax=None):
     ax.axhline(0.5, color="k", lw=0.5, ls=":")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.05)
-    ax.set_xlabel("relative depth of the BN layer within its group (0 = input side)")
+    ax.set_xlabel("relative depth of the BN layer (within its group where groups are consecutive parts)")
     ax.set_ylabel("fraction of BN biases <= 0")
     ax.set_title(f"{_label(ds)}: {float(ds['total_frac_nonpositive']):.1%} of {int(ds['total_channels'])} "
                  "BN biases <= 0", fontsize=9)

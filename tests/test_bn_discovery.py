@@ -356,6 +356,9 @@ def test_draw_functions_return_their_axes_and_import_no_pyplot(tmp_path):
               for (n, b), g in zip(LAYERS, ("backbone", "backbone", "head"))]
     ds = bn_audit.audit_layers(layers, "")
     np.testing.assert_allclose(bn_figures.group_depth(ds), [0.25, 0.75, 0.5])
+    interleaved = bn_audit.audit_layers([bn_audit.BNLayer(layer.name, layer.beta, layer.gamma, "Relu", g)
+                                         for layer, g in zip(layers, "aba")])
+    np.testing.assert_allclose(bn_figures.group_depth(interleaved), [1 / 6, 0.5, 5 / 6])
     fig, (a, b) = plt.subplots(2)
     assert bn_figures.draw_fractions(ds, a) is a and bn_figures.draw_pass_probability(ds, b) is b
     assert len(a.lines) == 2 + 1 + 1  # two groups, published vgg19_bn, the 0.5 line
