@@ -167,7 +167,8 @@ def verify_zip_crc(path: Path) -> None:
         with zipfile.ZipFile(path) as archive:
             bad = archive.testzip()
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError) as exc:
-        raise InputError(f"{path}: corrupt zip archive ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise InputError(f"{path}: corrupt zip archive ({type(exc).__name__}{': ' + first if first else ''})") from None
     if bad is not None:
         raise InputError(f"{path}: corrupt: CRC-32 mismatch in {bad} (the file was damaged after it was written)")
 

@@ -5,10 +5,11 @@
   grey. Bins have an edge at 0, so no bin mixes signs.
 * ``bn_negative_fraction_<label>[_<sha8>].png``: top, :func:`draw_fractions`: per layer, the
   fraction of biases <= 0 (the authors' convention) against relative depth within its ``group``
-  (:func:`group_depth`), one line per group (CRAFT: backbone, head), over the published vgg19_bn ImageNet numbers (grey) so a
-  real network can be set beside the paper's evidence; bottom, :func:`draw_pass_probability`:
-  the mean Gaussian pass probability Phi(beta/|gamma|), filled where a ReLU consumes the BN output
-  directly, hollow where it does not (residual add, hard-swish) or is unknown.
+  (:func:`group_depth`), one line per group (CRAFT: backbone, head), over the published vgg19_bn
+  ImageNet numbers (grey) so a real network can be set beside the paper's evidence; bottom,
+  :func:`draw_pass_probability`: the mean Gaussian pass probability Phi(beta/|gamma|), filled where
+  a ReLU consumes the BN output directly, hollow where it does not (residual add, hard-swish) or is
+  unknown.
 
 Everything is drawn from the stored dataset alone (variables of ``luckbench.empirical.bn_audit``;
 files written before ``depth`` / ``group`` existed are drawn too). The ``draw_*(ds, ax=None)``

