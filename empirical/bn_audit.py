@@ -28,6 +28,12 @@ stored dataset (``result_kind = "bn_audit"``) has:
   ``diff_frac_nonpositive`` (ours - published) and ``matches_published`` (1 when ours, in percent,
   rounds to the published two-decimal value).
 
+Attributes: ``result_kind``, ``arch`` (``--arch``, else ""), ``near_zero_tol``; ``luckbench audit
+bn`` adds ``label`` (the model, arch or file name), ``model`` (``--model`` name, else ""),
+``source_package`` (``name==version``, else ""), ``sha256`` (of the weight file), ``weights``
+(path or URL), ``format`` (torch | onnx), ``discovery`` (arch | state_dict | onnx) and
+``skipped_tensors``.
+
 Network totals are 0-d variables: ``total_channels``, ``total_negative``, ``total_zero``,
 ``total_positive``, ``total_near_zero``, ``total_gamma_negative``, ``total_frac_negative``,
 ``total_frac_nonpositive``, ``total_p_pass_mean`` (over all channels), ``total_p_pass_relu``
