@@ -125,15 +125,22 @@ def test_unusable_non_bn_tensors_are_skipped_with_reason(tmp_path, capsys):
     assert "2 tensors that are no BN parameters were not read" in captured.out
 
 
-def test_complex_bias_refused_with_arch_too(tmp_path, capsys):
+@pytest.mark.parametrize("key,make_bad,expect", [
+    ("features.1.bias", lambda t: t.to(torch.complex64), "features.1.bias is complex-valued"),
+    ("features.0.weight", lambda t: t.to(torch.int32), "features.0.weight is of dtype int32"),
+    ("features.1.weight", lambda t: torch.empty(t.shape, device="meta"), "features.1.weight is a meta tensor"),
+    ("features.1.running_var", lambda t: t.to_sparse(), "features.1.running_var is a sparse tensor"),
+    ("features.1.num_batches_tracked", lambda t: t.to(torch.float32), "num_batches_tracked is of dtype float32"),
+])
+def test_unusable_tensors_refused_with_arch_too(tmp_path, capsys, key, make_bad, expect):
     from luckbench.empirical.architectures import build
 
     state = build("vgg_digits_bn").state_dict()
-    state["features.1.bias"] = state["features.1.bias"].to(torch.complex64)
+    state[key] = make_bad(state[key])
     path = tmp_path / "w.pt"
     torch.save(state, path)
     err = _one_line_error(*_audit(tmp_path, capsys, "--arch", "vgg_digits_bn", "--weights", str(path))[:2])
-    assert "features.1.bias is complex-valued" in err
+    assert expect in err
 
 
 def test_self_referencing_and_too_deep_nesting_are_refused(tmp_path, capsys):
