@@ -28,9 +28,11 @@ def _map_sides(cfg: TrainConfig) -> list[int]:
     return [max(cfg.image_size - 2 * l, 1) for l in range(depth + 1)]
 
 
-def _params(widths: tuple[int, ...], sides: list[int], conv: bool) -> int:
-    hidden = sum(a * b * (KERNEL_AREA if conv else 1) + b for a, b in zip(widths[:-2], widths[1:-1]))
-    return hidden + widths[-2] * sides[-1] ** 2 * widths[-1] + widths[-1]
+def _params(widths: tuple[int, ...], sides: list[int], conv: bool, bias: bool, bn: bool) -> int:
+    """Parameters and BN buffers (weight, bias, running mean and variance) of a network."""
+    per_unit = int(bias) + 4 * int(bn)
+    hidden = sum(a * b * (KERNEL_AREA if conv else 1) + per_unit * b for a, b in zip(widths[:-2], widths[1:-1]))
+    return hidden + widths[-2] * sides[-1] ** 2 * widths[-1] + int(bias) * widths[-1]
 
 
 def _units(widths: tuple[int, ...], sides: list[int]) -> int:
@@ -53,7 +55,8 @@ def estimate(cfg: TrainConfig) -> dict[str, tuple[str, int]]:
     img = "/--image-size" if conv or cfg.data != "gaus" else ""
     return {
         "networks": ("--teacher/--width-mult" + img,
-                     item * (4 * _params(student, sides, conv) + _params(teacher, sides, conv))),
+                     item * (4 * _params(student, sides, conv, cfg.bias, cfg.bn != "none")
+                             + _params(teacher, sides, conv, cfg.bias, cfg.teacher_bn != "none"))),
         "validation set": ("--valid-samples/--teacher" + img, item * n_valid * sample),
         "training set": ("--finite/--teacher" + img,
                          item * n_train * sample + (8 * steps * cfg.batch_size if n_train else 0)),
