@@ -49,7 +49,7 @@ def fused_sgd_epoch(student: ReLUNet, teacher: ReLUNet, lr: float, chunks, *, ba
     """One epoch of plain SGD on the MSE, forward and backward written out by hand.
 
     Per mini-batch: ``h_{l+1} = relu(h_l W_l^T + b_l)``, ``g = 2 (out - target) / numel`` (the
-    gradient of ``F.mse_loss``), then from the top: ``g_in = (g W_l) * 1(h_l > 0)`` with the
+    gradient of ``F.mse_loss``), then from the top: ``g_in = (g W_l) * 1(h_l > 0)`` (``threshold_backward``) with the
     weights before the update, and the update itself as one in-place ``W_l -= lr g^T h_l``
     (``addmm_``) and ``b_l -= lr sum(g)``. Same mathematics as autograd + ``torch.optim.SGD``,
     without gradient buffers or a separate optimizer pass.
@@ -74,8 +74,8 @@ def fused_sgd_epoch(student: ReLUNet, teacher: ReLUNet, lr: float, chunks, *, ba
                 if biases[l] is not None:
                     biases[l].sub_(g.sum(0), alpha=lr)
                 weights[l].addmm_(g.t(), acts[l], alpha=-lr)
-                if l > 0:
-                    g = g_in.mul_(acts[l] > 0)
+                if l > 0:  # ReLU backward in one pass (no boolean mask tensor)
+                    g = torch.ops.aten.threshold_backward(g_in, acts[l], 0)
         steps += _count_steps(xc, batch_size, bar)
     return EpochLoss(total, steps)
 

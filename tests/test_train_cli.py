@@ -116,3 +116,32 @@ def test_run_attaches_config_and_seed_and_every_name_is_described(tmp_path):
         attrs = stored[name].attrs
         assert attrs.get("long_name") and attrs.get("units"), name
     assert stored.epoch_seconds.attrs["units"] == "s" and stored.rho_bar.attrs["units"] == "1"
+
+
+def _gpu_check():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "benchmarks" / "gpu_check.py"
+    spec = importlib.util.spec_from_file_location("gpu_check", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_gpu_check_skips_without_cuda_and_its_agreement_check_runs(capsys, monkeypatch):
+    gpu_check = _gpu_check()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr("sys.argv", ["gpu_check.py"])
+    assert gpu_check.main() == 0
+    assert "no CUDA device" in capsys.readouterr().out
+    # the agreement code path, CPU against CPU: identical runs must agree exactly
+    assert gpu_check.check_agreement("smoke", device="cpu", steps=5, n_valid=128)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and all("ok" in line and "rel 0.0e+00" in line for line in lines)
+
+
+def test_cuda_without_a_gpu_is_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert cli.main([*BASE, "--device", "cuda", "--out", str(tmp_path / "r.nc")]) == 2
+    assert "--device cuda: no CUDA device" in capsys.readouterr().err
