@@ -76,14 +76,17 @@ def stored_config(state: dict, path: Path) -> dict:
     return config
 
 
+def _check_tensor(path: Path, what: str, t, shape: tuple, dtype: torch.dtype) -> None:
+    if not isinstance(t, torch.Tensor) or tuple(t.shape) != shape or t.dtype != dtype:
+        shown = (tuple(t.shape), t.dtype) if isinstance(t, torch.Tensor) else type(t).__name__
+        raise InputError(f"checkpoint {path}: {what} is {shown}, expected {(shape, dtype)}")
+
+
 def _check_state_dict(path: Path, what: str, got, expected: dict) -> None:
     if not isinstance(got, dict) or set(got) != set(expected):
         raise InputError(f"checkpoint {path}: {what} state has other entries than the configured network")
     for key, ref in expected.items():
-        t = got[key]
-        if not isinstance(t, torch.Tensor) or t.shape != ref.shape or t.dtype != ref.dtype:
-            shown = (tuple(t.shape), t.dtype) if isinstance(t, torch.Tensor) else type(t).__name__
-            raise InputError(f"checkpoint {path}: {what} {key} is {shown}, expected {(tuple(ref.shape), ref.dtype)}")
+        _check_tensor(path, f"{what} {key}", got[key], tuple(ref.shape), ref.dtype)
 
 
 def _check_optimizer(path: Path, got, opt: torch.optim.Optimizer) -> None:
@@ -100,12 +103,6 @@ def _check_optimizer(path: Path, got, opt: torch.optim.Optimizer) -> None:
                 buf is not None and (not isinstance(buf, torch.Tensor) or buf.shape != params[i].shape
                                      or buf.dtype != params[i].dtype)):
             raise InputError(f"checkpoint {path}: optimizer momentum buffer {i} does not fit the student")
-
-
-def _check_matrix(path: Path, what: str, t, shape: tuple, dtype: torch.dtype) -> None:
-    if not isinstance(t, torch.Tensor) or tuple(t.shape) != shape or t.dtype != dtype:
-        shown = (tuple(t.shape), t.dtype) if isinstance(t, torch.Tensor) else type(t).__name__
-        raise InputError(f"checkpoint {path}: history {what} is {shown}, expected {(shape, dtype)}")
 
 
 def _check_history(path: Path, hist, epoch: int, shapes: list[tuple[int, int]]) -> None:
@@ -126,7 +123,7 @@ def _check_history(path: Path, hist, epoch: int, shapes: list[tuple[int, int]]) 
         if not isinstance(row, list) or len(row) != len(shapes):
             raise InputError(f"checkpoint {path}: history corr of epoch {e} does not have {len(shapes)} layers")
         for l, c in enumerate(row):
-            _check_matrix(path, f"corr[{e}][{l}]", c, shapes[l], torch.float32)
+            _check_tensor(path, f"history corr[{e}][{l}]", c, shapes[l], torch.float32)
     if not isinstance(hist["beta"], dict):
         raise InputError(f"checkpoint {path}: history beta is not a dict")
     for key, layers in hist["beta"].items():
@@ -138,7 +135,7 @@ def _check_history(path: Path, hist, epoch: int, shapes: list[tuple[int, int]]) 
             if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
                 raise InputError(f"checkpoint {path}: history beta[{key}][{l}] is not a (beta, d) pair")
             for part, t in zip(("beta", "d"), pair):
-                _check_matrix(path, f"{part}[{key}][{l}]", t, shapes[l], torch.float64)
+                _check_tensor(path, f"history {part}[{key}][{l}]", t, shapes[l], torch.float64)
 
 
 def load_checkpoint(path: Path, cfg: TrainConfig, device: torch.device, teacher, student, opt) -> tuple[int, History]:
