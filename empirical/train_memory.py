@@ -48,6 +48,7 @@ def estimate(cfg: TrainConfig) -> dict[str, tuple[str, int]]:
     sample = cfg.teacher[0] * (cfg.image_size ** 2 if conv else 1)
     student, teacher = cfg.student, tuple(cfg.teacher)
     units_s, units_t = _units(student, sides), _units(teacher, sides)
+    widest = max(w * side * side for w, side in zip(student[1:-1], sides[1:]))
     hidden_pairs = sum(a * b for a, b in zip(student[1:-1], teacher[1:-1]))
     n_train, n_valid = (cfg.finite, cfg.valid_samples) if cfg.data == "gaus" else REAL_DATA[cfg.data]
     steps = cfg.steps_per_epoch or -(-max(n_train, 1) // cfg.batch_size)
@@ -62,8 +63,9 @@ def estimate(cfg: TrainConfig) -> dict[str, tuple[str, int]]:
                          item * n_train * sample + (8 * steps * cfg.batch_size if n_train else 0)),
         "input chunk": ("--batch-size/--teacher" + img, item * chunk * (sample + teacher[-1])),
         "training step": ("--batch-size/--teacher/--width-mult" + img, 3 * item * cfg.batch_size * (units_s + sample)),
+        # the traces keep pre-activation, gate and activation of every layer; float64 copies of one layer
         "evaluation chunk": ("--eval-batch/--teacher/--width-mult" + img,
-                             3 * (item + 8) * min(cfg.eval_batch, n_valid) * (units_s + units_t)),
+                             min(cfg.eval_batch, n_valid) * (3 * item * (units_s + units_t) + 16 * widest)),
         "correlation history": ("--epochs/--teacher/--width-mult", 4 * (cfg.epochs + 1) * hidden_pairs + 16 * hidden_pairs),
     }
 
