@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 import warnings
 from pathlib import Path
 
@@ -57,6 +58,9 @@ def save_figure(fig: Figure, path: Path) -> Path:
     if fig.get_layout_engine() is None:
         fig.tight_layout()
     fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None and fig.canvas.manager is not None:  # a pyplot figure: release it, as pyplot keeps them
+        pyplot.close(fig)
     return path
 
 

@@ -5,7 +5,7 @@ seeds); ablations pair runs that differ in one setting by seed. Every judgement 
 seed (:mod:`luckbench.reports.stats`), and each row's text starts with the protocol it used.
 Variables read: ``rho_bar(epoch, layer)``, ``mean_rank(epoch, layer)``, ``winner(layer,
 teacher_node)``, ``beta_star`` / ``h_star(snapshot, layer, ...)``, ``n_teacher(layer)``,
-``student_acc`` / ``teacher_acc(epoch)`` (``luckbench.empirical.train``).
+``student_acc`` / ``teacher_acc(epoch)`` (``luckbench.empirical.train_result``).
 """
 from __future__ import annotations
 

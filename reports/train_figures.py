@@ -11,6 +11,8 @@ seeds drawn.
   and last snapshot of the first seed (rows = each teacher's final winner, so an identity-like
   matrix means the winners follow their own teacher's top-down signal, Fig. 10 v2 / 11 v4). Each
   matrix is divided by its largest absolute entry; one shared colour bar.
+
+Drawn from the stored datasets alone (variables documented in ``luckbench.empirical.train_result``).
 """
 from __future__ import annotations
 

@@ -19,7 +19,9 @@ into ``DIR/results/`` (its console output in ``DIR/logs/<step>.log``):
    at the 2x ablation's epochs, seeds 0-2 (E12 pairs it with the 2x ablation); ``train-digits``: the
    real-data protocol on the shipped digits (``--preset digits-fc``, 4 epochs, teacher 8), seeds 0-2;
 6. ``bn-audit``     - train the small VGG-BN on the shipped digits (seeds 0-2), then audit each
-   one's BN biases (``luckbench audit train-digits`` + ``luckbench audit bn``);
+   one's BN biases (``luckbench audit train-digits`` + ``luckbench audit bn``), and
+   ``bn-audit-pretrained``: the real CRAFT VGG16-BN that ``make demo`` installs (``luckbench audit bn
+   --model craft-vgg16-bn``);
 7. ``report``       - ``DIR/index.html``, ``DIR/index.md`` and ``DIR/ledger.json`` from everything above.
 
 Every empirical row the demo feeds gets :data:`SEEDS` (3) seeds, the ledger's minimum for a holds
@@ -118,9 +120,15 @@ def _feasibility(results: Path, quick: bool) -> None:
     eps, n = SIZES["feasibility5"][quick]
     for theorem, ds, config in (
             ("thm4", feasibility.thm4_map(theta0, m), {"theta0_deg": theta0, "m": m}),
-            ("thm5", feasibility.thm5_map(eps, n, **THM5_FIXED), {"eps": eps, "n": n, **THM5_FIXED})):
+            ("thm5", feasibility.thm5_map(eps, n, **THM5_FIXED), {"eps": eps, "n": n, **_thm5_config()})):
         write_dataset(ds, results / f"feasibility_{theorem}.nc", config={"theorem": theorem, **config}, seed=None,
                       command=f"luckbench demo (luckbench.theory.feasibility.{theorem}_map)")
+
+
+def _thm5_config() -> dict:
+    """THM5_FIXED as stored: the angle under a name that says its unit (theta0_deg), as elsewhere."""
+    config = {k: v for k, v in THM5_FIXED.items() if k != "theta0"}
+    return {**config, "theta0_deg": math.degrees(THM5_FIXED["theta0"])}
 
 
 Action = list[str] | Callable[[], None]  # a luckbench command line, or a Python call
@@ -133,11 +141,13 @@ def _seeded(words: list[str], out: Path) -> list[list[str]]:
 
 def _steps(results: Path, quick: bool) -> list[tuple[str, list[Action]]]:
     """The demo's steps, each a list of actions run in order."""
+    from luckbench.commands.audit import pretrained_demo_actions
+
     q = int(quick)
     digits = [[["audit", "train-digits", *SIZES["digits"][q], "--seed", str(s),
                 "--out", str(results / f"vgg_digits_bn_s{s}.pt")],
                ["audit", "bn", "--arch", "vgg_digits_bn", "--weights", str(results / f"vgg_digits_bn_s{s}.pt"),
-                "--out", str(results / f"bn_audit_vgg_digits_bn_s{s}.nc")]] for s in SEEDS]
+                "--out", str(results / f"bn_audit_vgg_digits_bn_s{s}.nc"), "--overwrite"]] for s in SEEDS]
     return [
         ("checks", [["check", "--out", str(results / "checks.nc")],
                     ["check", "--paper-mode", "--out", str(results / "checks_printed.nc")]]),
@@ -152,6 +162,7 @@ def _steps(results: Path, quick: bool) -> list[tuple[str, list[Action]]]:
         ("train-large", _seeded(["train", *SIZES["train-large"][q]], results / "train_large.nc")),
         ("train-digits", _seeded(["train", *SIZES["train-digits"][q]], results / "train_digits.nc")),
         ("bn-audit", [a for pair in digits for a in pair]),
+        ("bn-audit-pretrained", pretrained_demo_actions(results, quick)),
     ]
 
 
