@@ -60,6 +60,23 @@ def _summary(ds) -> str:
             + ", ".join(f"{c} {float(at.sel(criterion=c)):.3g}" for c in at.criterion.values))
 
 
+# Demo sizes (normal, quick): each experiment with 3 seeds at a small size (quick: the test-suite's smoke run).
+DEMO_SIZES = {
+    "lottery": ([], ["--teacher", "6,3,4,2", "--width-mult", "3", "--epochs", "1", "--steps-per-epoch", "20",
+                     "--valid-samples", "256"]),
+    "hessian": (["--teacher", "6,3,3", "--width-mult", "4", "--iters", "2000", "--sim-lr", "0.1"],
+                ["--teacher", "4,2,2", "--width-mult", "2", "--iters", "40", "--hessian-samples", "128", "--top-k", "4"]),
+    "prune": ([], ["--teacher", "6,3,4,2", "--width-mult", "3", "--epochs", "1", "--steps-per-epoch", "20",
+                   "--valid-samples", "256", "--fractions", "0,0.5,1", "--random-draws", "2"]),
+}
+
+
+def demo_actions(results: Path, quick: bool) -> list[list[str]]:
+    """The demo's ``beyond`` step: every experiment with 3 seeds, results in ``results``."""
+    return [["beyond", name, *sizes[int(quick)], "--seeds", "3", "--overwrite", "--out",
+             str(Path(results) / f"beyond_{name}.nc")] for name, sizes in DEMO_SIZES.items()]
+
+
 def run(args: argparse.Namespace) -> int:
     cls, runner, _ = _experiments()[args.experiment]
     out = Path(args.out)
