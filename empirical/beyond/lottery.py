@@ -6,7 +6,7 @@ initialisation (the *lucky* nodes) receive the strongest top-down signal, become
 winners and keep large weights; so the lottery ticket - found by magnitude pruning at the end of
 training and rewinding to the initial weights - should consist of them.
 
-Per seed (node-level, one shot; ``docs/math.md`` sec 4 for the fan-in / fan-out of a node):
+Per seed (node-level, one shot; fan-in / fan-out of a node as in ``docs/math.md`` sec 2, Theorem 5):
 
 1. train the full student (``luckbench.empirical.train``);
 2. ticket: in every hidden layer the ``keep_mult x m_l`` nodes of largest final ``score``

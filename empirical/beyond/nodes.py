@@ -4,7 +4,7 @@ sub-network on a subset of them, their removal, and overlaps between node sets.
 Node ``j`` of hidden layer ``l`` has a *fan-in* (row ``j`` of layer ``l``'s weight, with its bias) and a
 *fan-out* (column ``j`` of the next linear map: layer ``l + 1`` or the head). In Theorem 5's two-layer
 notation the fan-out is ``v_j``, the row of V whose norm the top-down modulation drives to 0 on the
-r-set (``docs/math.md`` sec 4). A node set is given per hidden layer as an array of indices.
+r-set (``docs/math.md`` sec 2, Theorem 5). A node set is given per hidden layer as an array of indices.
 """
 from __future__ import annotations
 
