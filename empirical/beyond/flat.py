@@ -46,7 +46,6 @@ class HessianConfig(runs.StudentRun):
                            choices=SETTINGS)
     teacher: tuple[int, ...] = runs._f((10, 5, 4), "teacher widths: input, hidden..., outputs (thm5: D,M,C)")
     width_mult: int = runs._f(4, "student hidden widths = width_mult x the teacher's (thm5: node_multi)")
-    lr: float = runs._f(0.01, "student: learning rate (plain SGD on the MSE)")
     iters: int = runs._f(4000, "thm5: discrete steps of the dynamics")
     sim_lr: float = runs._f(0.05, "thm5: step eta of the dynamics")
     alpha_w: float = runs._f(1.0, "thm5: closeness of the u-set's initial W to W* (v4 Sec. 4.2)")

@@ -39,7 +39,7 @@ class StudentRun:
     epochs: int = _f(10, "training epochs")
     steps_per_epoch: int = _f(400, "SGD steps per epoch (GAUS stream)")
     batch_size: int = _f(64, "mini-batch size")
-    lr: float = _f(0.05, "learning rate (plain SGD on the MSE)")
+    lr: float = _f(0.01, "learning rate (plain SGD on the MSE)")
     valid_samples: int = _f(4096, "validation samples for losses and correlations")
     seeds: int = _f(3, "number of seeds (seed, seed + 1, ...)")
     seed: int = _f(0, "first seed")

@@ -64,7 +64,7 @@ def _summary(ds) -> str:
 DEMO_SIZES = {
     "lottery": ([], ["--teacher", "6,3,4,2", "--width-mult", "3", "--epochs", "1", "--steps-per-epoch", "20",
                      "--valid-samples", "256"]),
-    "hessian": (["--teacher", "6,3,3", "--width-mult", "4", "--iters", "2000", "--sim-lr", "0.1"],
+    "hessian": (["--teacher", "6,3,3", "--width-mult", "4", "--iters", "1000", "--sim-lr", "0.2"],
                 ["--teacher", "4,2,2", "--width-mult", "2", "--iters", "40", "--hessian-samples", "128", "--top-k", "4"]),
     "prune": ([], ["--teacher", "6,3,4,2", "--width-mult", "3", "--epochs", "1", "--steps-per-epoch", "20",
                    "--valid-samples", "256", "--fractions", "0,0.5,1", "--random-draws", "2"]),
