@@ -196,3 +196,16 @@ def test_bad_input_is_one_line_exit_2(tmp_path, capsys, argv, needle):
 ])
 def test_decide_rule(values, verdict):
     assert beyond_rows.decide(np.array(values), 0.5, above=True) == verdict
+
+
+def test_thm5_state_as_a_network_computes_v_transpose_relu_w_x():
+    rng = np.random.default_rng(3)
+    d, n, c = 4, 6, 3
+    w, v = rng.standard_normal((n, d + 1)), rng.standard_normal((n + 1, c))
+    net = flat._two_layer(w, v, dim=d, has_bias=True, top_bias=True)
+    z = rng.standard_normal((50, d))
+    x_aug = np.concatenate([z, np.ones((50, 1))], axis=1)
+    expected = np.maximum(x_aug @ w.T, 0) @ v[:n] + v[n]
+    with torch.no_grad():
+        got = net(torch.from_numpy(z)).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-13)
