@@ -168,7 +168,7 @@ def measure(cfg: HessianConfig, problem: Problem, seed: int) -> dict:
     dead = dead_r_nodes(problem, cfg.dead_tol)
     keep = [np.setdiff1d(np.arange(len(n)), d) for n, d in zip(nodes.fan_out_norms(problem.net), dead)]
     pruned = spectrum(problem, nodes.subnetwork(problem.net, keep))[0]
-    fan_in = [w + 1 if problem.net.spec.bias else w for w in problem.net.spec.widths[:-2]]
+    fan_in = [w + (f"hidden.{l}.linear.bias" in problem.free) for l, w in enumerate(problem.net.spec.widths[:-2])]
     n_dead = sum(len(d) for d in dead)
     n_flat_pruned = hessian.flat_count(pruned, cfg.flat_tol)
     with torch.no_grad():
