@@ -8,7 +8,7 @@ from hypothesis import given, strategies as st
 from scipy.stats import hypergeom
 
 from luckbench import cli, store
-from luckbench.empirical import train
+from luckbench.empirical.train_data import build_networks, load_data
 from luckbench.empirical.beyond import flat, hessian, lottery, nodes, prune, runs
 from luckbench.reports import beyond_figures, beyond_rows
 from luckbench.theory.network import NetSpec, ReLUNet, student_init_, teacher_init_
@@ -102,8 +102,8 @@ def test_subnetwork_computes_the_network_with_the_other_nodes_removed():
 def _tiny_trained(seed=0):
     run = runs.StudentRun(teacher=(6, 3, 4, 2), width_mult=3, epochs=0, valid_samples=512, seeds=1, seed=seed)
     cfg = run.train_config(0)
-    teacher, student = train.build_networks(cfg, torch.device("cpu"))
-    return runs.Trained(cfg, train.load_data(cfg, torch.device("cpu")), teacher, student, student)
+    teacher, student = build_networks(cfg, torch.device("cpu"))
+    return runs.Trained(cfg, load_data(cfg, torch.device("cpu")), teacher, student, student)
 
 
 def test_pruning_no_node_leaves_the_loss_unchanged():

@@ -4,9 +4,9 @@ A :class:`StudentRun` is a small GAUS teacher-student run (``luckbench.empirical
 with the fields below overridden); seed ``s`` of an experiment is the training run with
 ``TrainConfig.seed = seed + s``, so its teacher, student initialisation and data are those of
 ``luckbench train --seed ...`` with the same settings. Training goes through
-``luckbench.empirical.train`` (the full network) and the same SGD epochs for the sub-networks of the
-lottery experiment (:func:`fit`). Evaluation uses ``luckbench.empirical.metrics`` on the run's
-validation set (float64 sums).
+``luckbench.empirical.train`` (the full network) and the same SGD epochs
+(``luckbench.empirical.sgd``) for the sub-networks of the lottery experiment (:func:`fit`).
+Evaluation uses ``luckbench.empirical.metrics`` on the run's validation set (float64 sums).
 """
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ import numpy as np
 import torch
 
 from luckbench.empirical import metrics, presets, train
+from luckbench.empirical.sgd import run_epoch
+from luckbench.empirical.train_data import RunData, build_networks, epoch_chunks, load_data
 from luckbench.errors import InputError
 from luckbench.theory.network import ReLUNet
 
@@ -102,7 +104,7 @@ class Trained:
     """One seed: the run's config, data, teacher, the student at initialisation and after training."""
 
     cfg: presets.TrainConfig
-    data: train.RunData
+    data: RunData
     teacher: ReLUNet
     initial: ReLUNet
     final: ReLUNet
@@ -114,8 +116,8 @@ def train_student(run: StudentRun, index: int) -> Trained:
     cfg = run.train_config(index)
     device = torch.device("cpu")
     res = train.train(cfg)
-    _, initial = train.build_networks(cfg, device)
-    return Trained(cfg, train.load_data(cfg, device), res.teacher, initial, res.student)
+    _, initial = build_networks(cfg, device)
+    return Trained(cfg, load_data(cfg, device), res.teacher, initial, res.student)
 
 
 def fit(student: ReLUNet, trained: Trained) -> ReLUNet:
@@ -125,7 +127,8 @@ def fit(student: ReLUNet, trained: Trained) -> ReLUNet:
     student.train()
     for epoch in range(1, cfg.epochs + 1):
         opt.param_groups[0]["lr"] = train.lr_at(cfg, epoch)
-        loss = train.run_epoch(cfg, student, trained.teacher, opt, train.epoch_chunks(cfg, trained.data, epoch, "cpu"))
+        chunks = epoch_chunks(cfg, trained.data, epoch, torch.device("cpu"))
+        loss = run_epoch(cfg, student, trained.teacher, opt, chunks).mean()
         if not math.isfinite(loss):
             raise InputError(f"training diverged at epoch {epoch} (loss {loss}); lower --lr")
     return student

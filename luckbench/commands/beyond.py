@@ -86,6 +86,6 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--out: {out} exists; pass --overwrite to replace it")
     cfg = from_args(cls, args)
     ds = runner(cfg)
-    path = store.write_dataset(ds, out, config=cfg, seed=cfg.seed)
+    path = store.write_dataset(ds, out, config=cfg, seed=cfg.seed, overwrite=args.overwrite)
     print(f"beyond {args.experiment}: {_summary(ds)}; wrote {path}")
     return 0

@@ -15,7 +15,8 @@ Steps, each writing one stored result into ``DIR/results/`` (its console output 
 6. ``beyond``       - the lottery, Hessian and pruning experiments at small size, 3 seeds each
    (``luckbench beyond lottery|hessian|prune``; sizes in ``luckbench.commands.beyond.DEMO_SIZES``);
 7. ``bn-audit``     - train the small VGG-BN on the shipped digits, then audit its BN biases
-   (``luckbench audit train-digits`` + ``luckbench audit bn``);
+   (``luckbench audit train-digits`` + ``luckbench audit bn``), and ``bn-audit-pretrained``: the
+   real CRAFT VGG16-BN that ``make demo`` installs (``luckbench audit bn --model craft-vgg16-bn``);
 8. ``report``       - ``DIR/index.html`` and ``DIR/index.md`` from everything above.
 
 Steps run in-process (one Python start-up for the whole demo; each step's exception is caught and
@@ -110,6 +111,7 @@ Action = list[str] | Callable[[], None]  # a luckbench command line, or a Python
 
 def _steps(results: Path, quick: bool) -> list[tuple[str, list[Action]]]:
     """The demo's steps, each a list of actions run in order."""
+    from luckbench.commands.audit import pretrained_demo_actions
     from luckbench.commands.beyond import demo_actions as beyond_demo_actions
 
     q = int(quick)
@@ -127,6 +129,7 @@ def _steps(results: Path, quick: bool) -> list[tuple[str, list[Action]]]:
         ("bn-audit", [["audit", "train-digits", *SIZES["digits"][q], "--out", str(weights)],
                       ["audit", "bn", "--arch", "vgg_digits_bn", "--weights", str(weights),
                        "--out", str(results / "bn_audit_vgg_digits_bn.nc")]]),
+        ("bn-audit-pretrained", pretrained_demo_actions(results, quick)),
     ]
 
 
