@@ -18,11 +18,13 @@ into ``DIR/results/`` (its console output in ``DIR/logs/<step>.log``):
    each; ``train-large``: the large teacher 50-75-100-125 (``--preset paper-fc``) with a 2x student
    at the 2x ablation's epochs, seeds 0-2 (E12 pairs it with the 2x ablation); ``train-digits``: the
    real-data protocol on the shipped digits (``--preset digits-fc``, 4 epochs, teacher 8), seeds 0-2;
-6. ``bn-audit``     - train the small VGG-BN on the shipped digits (seeds 0-2), then audit each
+6. ``beyond``       - the lottery, Hessian and pruning experiments at small size, 3 seeds each
+   (``luckbench beyond lottery|hessian|prune``; sizes in ``luckbench.commands.beyond.DEMO_SIZES``);
+7. ``bn-audit``     - train the small VGG-BN on the shipped digits (seeds 0-2), then audit each
    one's BN biases (``luckbench audit train-digits`` + ``luckbench audit bn``), and
    ``bn-audit-pretrained``: the real CRAFT VGG16-BN that ``make demo`` installs (``luckbench audit bn
    --model craft-vgg16-bn``);
-7. ``report``       - ``DIR/index.html``, ``DIR/index.md`` and ``DIR/ledger.json`` from everything above.
+8. ``report``       - ``DIR/index.html``, ``DIR/index.md`` and ``DIR/ledger.json`` from everything above.
 
 Every empirical row the demo feeds gets :data:`SEEDS` (3) seeds, the ledger's minimum for a holds
 or fails; the rows name the protocol (epochs, steps) they were judged on. Steps run in-process
@@ -142,6 +144,7 @@ def _seeded(words: list[str], out: Path) -> list[list[str]]:
 def _steps(results: Path, quick: bool) -> list[tuple[str, list[Action]]]:
     """The demo's steps, each a list of actions run in order."""
     from luckbench.commands.audit import pretrained_demo_actions
+    from luckbench.commands.beyond import demo_actions as beyond_demo_actions
 
     q = int(quick)
     digits = [[["audit", "train-digits", *SIZES["digits"][q], "--seed", str(s),
@@ -161,6 +164,7 @@ def _steps(results: Path, quick: bool) -> list[tuple[str, list[Action]]]:
                              for a in _seeded(["train", *SIZES["train"][q], *flags], results / f"train_{tag}.nc")]),
         ("train-large", _seeded(["train", *SIZES["train-large"][q]], results / "train_large.nc")),
         ("train-digits", _seeded(["train", *SIZES["train-digits"][q]], results / "train_digits.nc")),
+        ("beyond", beyond_demo_actions(results, quick)),
         ("bn-audit", [a for pair in digits for a in pair]),
         ("bn-audit-pretrained", pretrained_demo_actions(results, quick)),
     ]
