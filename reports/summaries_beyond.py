@@ -30,5 +30,5 @@ def judge_beyond(by_kind: dict, which: str, rule: str) -> Judgement:
         verdict = NOT_RUN
     if verdict in ("holds", "fails") and (n is None or n < MIN_SEEDS):
         verdict = INCONCLUSIVE  # the ledger's rule for every empirical row, whatever the judge said
-    return Judgement(verdict, out.get("rule") or rule, measured=str(out.get("measured", "")), n_seeds=n,
-                     evidence=[r.path for r in results], published=str(out.get("published", "")))
+    return Judgement(verdict, out.get("rule") or rule, measured=str(out.get("measured") or ""), n_seeds=n,
+                     evidence=[r.path for r in results], published=str(out.get("published") or ""))
