@@ -7,7 +7,9 @@ Bad input (InputError, a missing file) is one line on stderr and exit code 2, ne
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import io
 import sys
 
 from luckbench import __version__
@@ -51,8 +53,27 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         if name == chosen:
             mod = importlib.import_module(module)
             mod.add_parser(p)
-            p.set_defaults(_run=mod.run)
+            p.set_defaults(_run=mod.run, _preflight=getattr(mod, "preflight", None))
     return parser
+
+
+def parse_command(argv: list[str], parser: argparse.ArgumentParser | None = None) -> argparse.Namespace:
+    """Parse a luckbench command line without running it; argparse's one-line error becomes an InputError.
+
+    ``args._preflight(args)``, where a command has one, then checks everything that can be checked
+    before a run (configs, resource estimates): ``luckbench sweep`` validates a whole plan this way.
+    """
+    parser = parser or build_parser(argv)
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            args = parser.parse_args(argv)
+    except SystemExit:
+        lines = err.getvalue().strip().splitlines()
+        raise InputError(lines[-1].split("error: ", 1)[-1] if lines else f"invalid command line: {' '.join(argv)}") from None
+    if not getattr(args, "command", None):
+        raise InputError("no luckbench command given")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:

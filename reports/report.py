@@ -25,7 +25,7 @@ from typing import Iterable
 from luckbench.errors import InputError
 from luckbench.reports import ledger
 from luckbench.reports.ledger import Result
-from luckbench.store import read_dataset
+from luckbench.store import read_dataset, write_text
 
 
 MARKER = ".luckbench-report"
@@ -242,10 +242,8 @@ def write_report(paths: Iterable[str | os.PathLike], out_dir: str | os.PathLike)
     rows = ledger.build(results)
     blocks = _document(results, skipped, problems, rows, figures, notes, out_dir)
     title = "luckbench report: Luck Matters (Tian et al., 2019), theory against measurement"
-    (out_dir / "index.md").write_text(to_markdown(blocks))
-    index = out_dir / "index.html"
-    index.write_text(to_html(blocks, title))
-    return index
+    write_text(out_dir / "index.md", to_markdown(blocks))
+    return write_text(out_dir / "index.html", to_html(blocks, title))
 
 
 def _document(results, skipped, problems, rows, figures, notes, out_dir: Path) -> list[Block]:

@@ -20,13 +20,16 @@ Assumption 1's layer residual along a trajectory is the gap between the two (:fu
 """
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import numpy as np
 from scipy import sparse
 
 from luckbench.errors import InputError
 
 MODES = ("paper", "code", "fixed")
-GRADIENTS = ("factorised", "exact")
+Gradient = Literal["factorised", "exact"]
+GRADIENTS = get_args(Gradient)
 
 
 def project_rows(w: np.ndarray, g: np.ndarray) -> np.ndarray:

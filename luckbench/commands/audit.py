@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from luckbench import store
 from luckbench.config import add_dataclass_arguments, from_args
 from luckbench.empirical.bn_train import ARCH as DIGITS_ARCH
 from luckbench.empirical.bn_train import DigitsTrainConfig
@@ -35,6 +36,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     bn.add_argument("--tol", type=float, default=None,
                     help="half-width of the near-zero band |bias| < tol (default: 1e-3)")
     bn.add_argument("--out", required=True, metavar="FILE.nc", help="result file (netCDF)")
+    store.add_overwrite_argument(bn)
     bn.set_defaults(_audit=run_bn)
 
     train = sub.add_parser("train-digits", help=f"train {DIGITS_ARCH} on the shipped digits",
@@ -42,6 +44,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                                        "save its state dict (atomically) for `luckbench audit bn`.")
     add_dataclass_arguments(train, DigitsTrainConfig)
     train.add_argument("--out", required=True, metavar="FILE.pt", help="where to save the state dict")
+    train.add_argument("--overwrite", action="store_true",
+                       help=f"replace an existing {DIGITS_ARCH} weight file at --out (other files are never replaced)")
     train.set_defaults(_audit=run_train_digits)
 
 
@@ -51,8 +55,8 @@ def run(args: argparse.Namespace) -> int:
 
 def run_bn(args: argparse.Namespace) -> int:
     from luckbench.empirical import bn_audit, weights
-    from luckbench.store import write_dataset
 
+    store.prepare_output(args.out, overwrite=args.overwrite, inputs=(args.weights,))
     if args.url is not None:
         path = weights.fetch_url(args.url, args.sha256)
     else:
@@ -67,7 +71,7 @@ def run_bn(args: argparse.Namespace) -> int:
     ds.attrs["weights"] = args.url if args.url is not None else str(path)
     ds.attrs["weights_sha256"] = weights.file_sha256(path)
     config = {"arch": args.arch, "weights": args.weights, "url": args.url, "sha256": args.sha256, "tol": tol}
-    out = write_dataset(ds, args.out, config=config, seed=None)
+    out = store.write_dataset(ds, args.out, config=config, seed=None, overwrite=args.overwrite)
     print(f"{args.arch}: {int(ds.total_negative)}/{int(ds.total_channels)} BN biases < 0 "
           f"({float(ds.total_frac_negative):.1%}), <= 0: {float(ds.total_frac_nonpositive):.1%}, "
           f"mean Phi(beta/|gamma|) over ReLU-gating channels {float(ds.total_p_pass_relu):.3f}; wrote {out}")
@@ -78,8 +82,26 @@ def run_train_digits(args: argparse.Namespace) -> int:
     from luckbench.empirical.bn_train import save_state_dict, train_digits
 
     cfg = from_args(DigitsTrainConfig, args)
+    store.prepare_output(args.out, overwrite=args.overwrite, is_ours=_is_digits_weights)
     model, metrics = train_digits(cfg)
     out = save_state_dict(model, args.out)
     print(f"{DIGITS_ARCH}: {cfg.epochs} epochs, seed {cfg.seed}: train accuracy "
           f"{metrics['train_accuracy']:.3f}, test accuracy {metrics['test_accuracy']:.3f}; wrote {out}")
     return 0
+
+
+MAX_DIGITS_WEIGHTS_BYTES = 50_000_000  # vgg_digits_bn's state dict is far smaller; larger files are not ours
+
+
+def _is_digits_weights(path: Path) -> bool:
+    """True when ``path`` holds a state dict with exactly ``vgg_digits_bn``'s keys (what train-digits writes)."""
+    from luckbench.empirical.architectures import build
+    from luckbench.empirical.weights import read_state_dict
+
+    if Path(path).stat().st_size > MAX_DIGITS_WEIGHTS_BYTES:
+        return False
+    try:
+        keys = set(read_state_dict(path))
+    except InputError:
+        return False
+    return keys == set(build(DIGITS_ARCH, device="meta").state_dict())

@@ -21,11 +21,9 @@ import math
 
 import numpy as np
 
-from luckbench.config import parse_widths
-from luckbench.errors import InputError
-
-MAX_LAYER_WEIGHTS = 5_000_000  # refuse widths whose largest weight matrix exceeds this (check cost)
-MAX_HIDDEN = 2_000  # per-sample beta matrices are hidden x hidden (Assumption 1 / Theorem 2)
+from luckbench import resources, store
+from luckbench.config import parse_widths, seed_argument
+from luckbench.estimates import CHECK_MAX_WORK, check_needs
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -34,7 +32,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("names", nargs="*", metavar="NAME",
                         help=f"checks to run (default: all): {', '.join(CHECKS)}")
     parser.add_argument("--json", action="store_true", help="print one JSON list of verdicts instead of a table")
-    parser.add_argument("--seed", type=int, default=0, help="random seed of networks and samples (default: 0)")
+    seed_argument(parser, help="random seed of networks and samples, in [0, 2^63) (default: 0)")
     parser.add_argument("--teacher", default=None, metavar="W0,W1,...",
                         help="teacher widths: input, hidden..., output (default: 20,10,15,4)")
     parser.add_argument("--student", default=None, metavar="W0,W1,...",
@@ -48,14 +46,14 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--paper-mode", action=argparse.BooleanOptionalAction, default=False,
                         help="evaluate the paper's printed formulas instead of the corrected ones")
     parser.add_argument("--out", default=None, metavar="FILE.nc", help="also store the verdicts as netCDF")
+    store.add_overwrite_argument(parser)
+    resources.add_arguments(parser)
 
 
 def setup_from_args(args: argparse.Namespace):
-    """The :class:`CheckSetup` the flags describe (InputError on bad widths or seed)."""
+    """The :class:`CheckSetup` the flags describe (InputError on bad widths, or sizes beyond the resource limits)."""
     from luckbench.theory.checks import CheckSetup
 
-    if args.seed < 0:
-        raise InputError(f"--seed: must be >= 0, got {args.seed}")
     kwargs = {}
     if args.teacher is not None:
         kwargs["teacher"] = parse_widths(args.teacher, "--teacher")
@@ -63,13 +61,8 @@ def setup_from_args(args: argparse.Namespace):
         kwargs["student"] = parse_widths(args.student, "--student")
     setup = CheckSetup(bias=args.bias, bn=args.bn, dtype=args.dtype, seed=args.seed,
                        paper_mode=args.paper_mode, **kwargs)
-    for what, widths in (("--teacher", setup.teacher), ("--student", setup.student_widths)):
-        if max(widths[1:-1], default=0) > MAX_HIDDEN:
-            raise InputError(f"{what}: hidden widths above {MAX_HIDDEN} are too large for the checks, got {widths}")
-        biggest = max(a * b for a, b in zip(widths[:-1], widths[1:]))
-        if biggest > MAX_LAYER_WEIGHTS:
-            raise InputError(f"{what}: a layer with {biggest} weights is too large for the checks "
-                             f"(limit {MAX_LAYER_WEIGHTS})")
+    resources.guard(check_needs(setup.teacher, setup.student_widths),
+                    resources.limits(args, default_work=CHECK_MAX_WORK))
     return setup
 
 
@@ -124,16 +117,26 @@ def verdicts_dataset(verdicts):
     return ds
 
 
-def run(args: argparse.Namespace) -> int:
-    from luckbench.theory.checks import CHECKS, run_checks
+def preflight(args: argparse.Namespace):
+    """(names, setup) the flags describe: unknown names, bad widths and sizes beyond the limits are refused."""
+    from luckbench.theory.checks import CHECKS, resolve
 
-    setup = setup_from_args(args)
     names = list(args.names) or list(CHECKS)
-    verdicts = run_checks(names, setup)  # validates every name before running any check
-    if args.out:
-        from luckbench.store import write_dataset
+    for name in names:
+        resolve(name)
+    return names, setup_from_args(args)
 
-        write_dataset(verdicts_dataset(verdicts), args.out, config={"names": names, "setup": setup}, seed=setup.seed)
+
+def run(args: argparse.Namespace) -> int:
+    from luckbench.theory.checks import run_checks
+
+    names, setup = preflight(args)
+    if args.out is not None:
+        store.prepare_output(args.out, overwrite=args.overwrite)
+    verdicts = run_checks(names, setup)  # validates every name before running any check
+    if args.out is not None:
+        store.write_dataset(verdicts_dataset(verdicts), args.out, config={"names": names, "setup": setup},
+                            seed=setup.seed, overwrite=args.overwrite)
     if args.json:
         print(json.dumps([v.to_dict() for v in verdicts]))
     else:

@@ -11,10 +11,10 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+from luckbench import store
 from luckbench.config import add_dataclass_arguments, from_args
 from luckbench.empirical import presets
 from luckbench.empirical.presets import TrainConfig
-from luckbench.errors import InputError
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -27,6 +27,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                         help="continue from FILE.nc.ckpt when it exists (written at most once a minute)")
     parser.add_argument("--keep-checkpoint", action="store_true",
                         help="keep FILE.nc.ckpt after the result is written (to extend the run later)")
+    store.add_overwrite_argument(parser)
     add_dataclass_arguments(parser, TrainConfig)
 
 
@@ -35,20 +36,23 @@ def checkpoint_path(out: Path) -> Path:
     return out.with_name(out.name + ".ckpt")
 
 
+def preflight(args: argparse.Namespace) -> TrainConfig:
+    """The configuration the preset and flags describe (InputError on a bad preset or value)."""
+    return from_args(TrainConfig, args, base=presets.preset(args.preset))
+
+
 def run(args: argparse.Namespace) -> int:
     from luckbench.empirical import train
-    from luckbench.store import write_dataset
 
-    cfg = from_args(TrainConfig, args, base=presets.preset(args.preset))
-    out = Path(args.out)
-    if out.is_dir():
-        raise InputError(f"--out: {out} is a folder; give a file name such as run.nc")
+    cfg = preflight(args)
+    out = store.prepare_output(args.out, overwrite=args.overwrite)
     ckpt = checkpoint_path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     res = train.train(cfg, checkpoint=ckpt, resume=args.resume)
     ds = train.result_dataset(res)
     ds.attrs["preset"] = args.preset
-    write_dataset(ds, out, config={"preset": args.preset, **dataclasses.asdict(cfg)}, seed=cfg.seed)
+    store.write_dataset(ds, out, config={"preset": args.preset, **dataclasses.asdict(cfg)}, seed=cfg.seed,
+                        overwrite=args.overwrite)
     if not args.keep_checkpoint and ckpt.exists():
         ckpt.unlink()
     final = ", ".join(f"{v:.4f}" for v in ds.rho_bar.isel(epoch=-1).values)
