@@ -42,20 +42,23 @@ def cpu_count() -> int:
 
 @dataclasses.dataclass(frozen=True)
 class Range:
-    """Bounds of a numeric flag: ``ge``/``le`` inclusive, ``gt``/``lt`` exclusive; ``le`` may be a callable."""
+    """Bounds of a numeric flag: ``ge``/``le`` inclusive, ``gt``/``lt`` exclusive; ``le`` may be a callable
+    (evaluated when checked, e.g. the CPU count)."""
 
     ge: float | None = None
     gt: float | None = None
     le: float | typing.Callable[[], float] | None = None
     lt: float | None = None
+    unit: str = ""  # named in the message ("degrees"), so a value in the wrong unit is recognised
 
     def problem(self, value: float) -> str | None:
         """Why ``value`` is out of range, or None."""
         le = self.le() if callable(self.le) else self.le
+        unit = f" {self.unit}" if self.unit else ""
         for bound, ok, word in ((self.ge, lambda b: value >= b, ">="), (self.gt, lambda b: value > b, ">"),
                                 (le, lambda b: value <= b, "<="), (self.lt, lambda b: value < b, "<")):
             if bound is not None and not ok(bound):
-                return f"must be {word} {_show(bound)}, got {_show(value)}"
+                return f"must be {word} {_show(bound)}{unit}, got {_show(value)}{unit}"
         return None
 
 

@@ -77,7 +77,7 @@ def thm4_needs(cfg) -> list[Need]:
     needs = [
         Need("--teachers/--dim", bytes=(20 * (2 * m) ** 2 + 3 * m * m * dim + 10 * state) * FLOAT),
         Need("--n-times", bytes=4 * times * state * FLOAT, flops=times * exact),
-        Need(f"--method {cfg.method}", bytes=solver_bytes(cfg.method, state, m),
+        Need(f"--teachers/--dim (--method {cfg.method})", bytes=solver_bytes(cfg.method, state, m),
              flops=flow_evaluations(cfg.method, cfg.t_end, state) * per_rhs),
     ]
     if cfg.eta is not None:

@@ -18,6 +18,7 @@ import argparse
 import dataclasses
 import math
 import os
+import resource
 from typing import Iterable
 
 from luckbench.errors import InputError
@@ -46,19 +47,31 @@ class Limits:
     work_source: str
 
 
-def available_memory() -> int:
-    """Bytes of memory available to new allocations now (MemAvailable; sysconf's free pages otherwise)."""
+def _proc_kb(path: str, key: str) -> int | None:
+    """A ``key: N kB`` line of a /proc file, in bytes (None when absent)."""
     try:
-        with open("/proc/meminfo") as f:
+        with open(path) as f:
             for line in f:
-                if line.startswith("MemAvailable:"):
+                if line.startswith(key + ":"):
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return 8 * 2**30  # unknown platform: assume a modest machine
+    return None
+
+
+def available_memory() -> int:
+    """Bytes new allocations may use now: the machine's MemAvailable (sysconf's free pages elsewhere),
+    and no more than this process's address-space limit (``ulimit -v``, RLIMIT_AS) leaves."""
+    free = _proc_kb("/proc/meminfo", "MemAvailable")
+    if free is None:
+        try:
+            free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            free = 8 * 2**30  # unknown platform: assume a modest machine
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY:
+        free = min(free, max(soft - (_proc_kb("/proc/self/status", "VmSize") or 0), 0))
+    return free
 
 
 def _positive_finite(text: str) -> float:

@@ -42,7 +42,7 @@ class Thm4Config:
     """One Theorem 4 run (flags of ``luckbench sim thm4``)."""
 
     teachers: PositiveInt = field(default=5, metadata={"help": "m, the number of teachers (= students)"})
-    theta0: Annotated[float, Range(gt=0, lt=180)] = field(
+    theta0: Annotated[float, Range(gt=0, lt=180, unit="degrees")] = field(
         default=30.0, metadata={"help": "initial angle student-teacher, degrees in (0, 180)"})
     t_end: Annotated[float, Range(gt=0, le=integrate.MAX_T_END)] = field(
         default=200.0, metadata={"help": f"final time t = eta * iterations, at most {integrate.MAX_T_END:g}"})

@@ -80,7 +80,7 @@ def test_failed_write_keeps_the_old_result(tmp_path, monkeypatch):
 
     monkeypatch.setattr(xr.Dataset, "to_netcdf", boom)
     with pytest.raises(RuntimeError):
-        store.write_dataset(_small_ds() * 2, out, config={}, seed=0)
+        store.write_dataset(_small_ds() * 2, out, config={}, seed=0, overwrite=True)
     assert out.read_bytes() == before
     assert list(tmp_path.iterdir()) == [out]
 
