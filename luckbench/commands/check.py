@@ -2,7 +2,7 @@
 
     luckbench check [NAME ...] [--json] [--seed S] [--teacher W0,W1,...] [--student W0,W1,...]
                     [--bias/--no-bias] [--bn none|before|after] [--dtype float64|float32]
-                    [--paper-mode] [--out FILE.nc]
+                    [--paper-mode] [--out FILE.nc [--overwrite]] [--max-memory GB] [--max-work GFLOP]
 
 Names are those of ``luckbench.theory.checks.CHECKS`` (default: all, in registry order).
 ``--teacher 20,10,15,4`` means input 20, hidden 10 and 15, output 4; the student defaults to the
@@ -11,7 +11,8 @@ list of ``Verdict.to_dict()``. ``--out FILE.nc`` also stores the verdicts (netCD
 atomically): dimension ``check`` (coordinate = check names), variables ``holds`` (int8: 1 true,
 0 false, -1 none), ``value``, ``bound``, ``tolerance`` (float64, NaN for none), strings ``kind``,
 ``statement`` and ``details`` (JSON per check); attribute ``result_kind = "checks"``.
-Exit 0 when every check ran (whatever it found), 2 on bad input (one line on stderr).
+Exit 0 when every check ran (whatever it found), 2 on bad input (one line on stderr), including
+setups whose estimated cost (``luckbench.estimates.check_needs``) exceeds the resource limits.
 """
 from __future__ import annotations
 

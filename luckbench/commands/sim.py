@@ -7,7 +7,10 @@
 * ``overparam``: rho-bar over training for several student widths.
 * ``protocol42``: the v4 Sec. 4.2 grid (all seeds in parallel on the local cores).
 
-``--bias none`` / ``--top-bias none`` select the model without that bias.
+``--bias none`` / ``--top-bias none`` select the model without that bias. Before anything runs,
+:func:`preflight` builds the config (flags already range-checked while parsing) and refuses sizes
+beyond the resource limits (``luckbench.estimates``; ``--max-memory GB``, ``--max-work GFLOP``);
+an existing ``--out`` is replaced only with ``--overwrite``.
 """
 from __future__ import annotations
 
