@@ -47,8 +47,8 @@ class Limits:
     work_source: str
 
 
-def _proc_kb(path: str, key: str) -> int | None:
-    """A ``key: N kB`` line of a /proc file, in bytes (None when absent)."""
+def proc_bytes(path: str, key: str) -> int | None:
+    """A ``key: N kB`` line of a /proc file (``/proc/meminfo``, ``/proc/self/status``) in bytes; None when absent."""
     try:
         with open(path) as f:
             for line in f:
@@ -62,7 +62,7 @@ def _proc_kb(path: str, key: str) -> int | None:
 def available_memory() -> int:
     """Bytes new allocations may use now: the machine's MemAvailable (sysconf's free pages elsewhere),
     and no more than this process's address-space limit (``ulimit -v``, RLIMIT_AS) leaves."""
-    free = _proc_kb("/proc/meminfo", "MemAvailable")
+    free = proc_bytes("/proc/meminfo", "MemAvailable")
     if free is None:
         try:
             free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
@@ -70,7 +70,7 @@ def available_memory() -> int:
             free = 8 * 2**30  # unknown platform: assume a modest machine
     soft, _ = resource.getrlimit(resource.RLIMIT_AS)
     if soft != resource.RLIM_INFINITY:
-        free = min(free, max(soft - (_proc_kb("/proc/self/status", "VmSize") or 0), 0))
+        free = min(free, max(soft - (proc_bytes("/proc/self/status", "VmSize") or 0), 0))
     return free
 
 

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from luckbench import cli, store
+from luckbench import cli, resources, store
 
 HEADROOM = 2 * 2**30  # bytes an in-process case may add to the test process's address space
 MAX_RSS = 2 * 2**30  # peak resident memory of an isolated case
@@ -132,6 +132,7 @@ CASES = [
     C("report-missing", "report {tmp}/none.nc --out {tmp}/rep3", "none.nc"),
     C("report-out-foreign", "report {result} --out {foreign_report}", "not a luckbench result"),
     C("report-out-empty", ["report", "{result}", "--out", ""], "--out"),
+    C("report-out-too-long", f"report {{result}} --out {{tmp}}/{'d' * 300}", "too long"),
     # --- sweep: the whole plan is validated before the first run
     C("sweep-huge-grid", "sweep {spec_huge_grid} --out {tmp}/sw", "limit"),
     C("sweep-unknown-command", "sweep {spec_unknown_command} --out {tmp}/sw", "invalid choice"),
@@ -218,8 +219,7 @@ def _bounded(seconds: int, extra_bytes: int):
 
     old_handler = signal.signal(signal.SIGALRM, alarm)
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    with open("/proc/self/status") as f:
-        size = next(int(ln.split()[1]) * 1024 for ln in f if ln.startswith("VmSize:"))
+    size = resources.proc_bytes("/proc/self/status", "VmSize")
     cap = size + extra_bytes if hard == resource.RLIM_INFINITY else min(size + extra_bytes, hard)
     resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
     signal.alarm(seconds)
@@ -234,10 +234,7 @@ def _bounded(seconds: int, extra_bytes: int):
 def _run_in_process(argv: list[str], capsys) -> tuple[int, str]:
     capsys.readouterr()
     with _bounded(TIMEOUT_S, HEADROOM):
-        try:
-            code = cli.main(argv)
-        except SystemExit as exc:  # argparse's usage errors exit from inside parse_args
-            code = exc.code
+        code = cli.main(argv)
     return code, capsys.readouterr().err
 
 

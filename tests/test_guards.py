@@ -102,8 +102,7 @@ def test_max_memory_flag_moves_the_limit():
 
 def test_available_memory_respects_the_address_space_limit():
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    with open("/proc/self/status") as f:
-        size = next(int(ln.split()[1]) * 1024 for ln in f if ln.startswith("VmSize:"))
+    size = resources.proc_bytes("/proc/self/status", "VmSize")
     cap = size + 2**30
     resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard))
     try:

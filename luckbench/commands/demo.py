@@ -134,8 +134,6 @@ def _run_step(name: str, actions: list[Action], log_path: Path) -> StepResult:
             for action in actions:
                 _cli(action) if isinstance(action, list) else action()
             ok, message = True, ""
-        except SystemExit as exc:  # argparse rejected the arguments; its one-line message is in the log
-            ok, message = False, f"exit code {exc.code}"
         except Exception as exc:  # report every failure, keep going with the other steps
             traceback.print_exc(file=log)
             ok, message = False, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"

@@ -9,10 +9,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Annotated
 
 from luckbench import sweep
-from luckbench.config import NonNegativeInt, PositiveFloat, PositiveInt, Workers, field_rule, scalar_parser
+from luckbench.config import (NonNegativeInt, PositiveFloat, PositiveInt, Range, Workers, cpu_count, field_rule,
+                              scalar_parser)
 from luckbench.errors import InputError
+
+
+Jobs = Annotated[int, Range(ge=1, le=lambda: 4 * cpu_count())]  # more would only queue for the CPUs
 
 
 def _typed(tp):
@@ -24,7 +29,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="DIR", help="result folder (default: the spec's `out`)")
     parser.add_argument("--executor", choices=("local", "slurm"), default="local",
                         help="local: a pool of processes on this machine; slurm: a submitit job array")
-    parser.add_argument("--jobs", type=_typed(Workers), help="local: runs at once, at most the CPUs "
+    parser.add_argument("--jobs", type=_typed(Jobs), help="local: runs at once, at most 4 x the CPUs "
                         "(default: CPUs // threads-per-run)")
     parser.add_argument("--threads-per-run", type=_typed(Workers),
                         help="OMP/MKL threads per run (default: CPUs // jobs; slurm: --cpus-per-task)")
