@@ -101,6 +101,9 @@ CASES = [
     C("check-out-foreign", "check lemma1 --out {text} --overwrite", "not a luckbench result"),
     C("check-out-exists", "check lemma1 --out {result}", "pass --overwrite"),
     C("check-max-work", "check --max-work -1", "--max-work"),
+    C("check-theta0", "check --theta0 nan", "--theta0"),
+    C("check-sigma", "check --sigma inf", "--sigma"),
+    C("check-eta", "check --eta 0", "--eta"),
     # --- train (sizes, resume and divergence belong to the train helper)
     C("train-seed-2^64", f"{SMOKE} --seed 18446744073709551616 --out {{tmp}}/x.nc", "--seed"),
     C("train-seed-negative", f"{SMOKE} --seed -1 --out {{tmp}}/x.nc", "--seed"),
