@@ -24,6 +24,7 @@ COMMANDS = {
     "sim": ("luckbench.commands.sim", "integrate the Thm 4 / Thm 5 dynamics"),
     "train": ("luckbench.commands.train", "teacher-student training with the paper's metrics"),
     "audit": ("luckbench.commands.audit", "audit BatchNorm biases of VGG-BN / ResNet weights"),
+    "beyond": ("luckbench.commands.beyond", "lottery tickets, flat minima and pruning, measured (beyond the paper)"),
     "report": ("luckbench.commands.report", "write a comparison report from stored results"),
     "sweep": ("luckbench.commands.sweep", "run a resumable grid of commands (local or Slurm)"),
     "demo": ("luckbench.commands.demo", "the quick end-to-end pass behind `make demo`"),

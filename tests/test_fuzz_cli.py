@@ -128,6 +128,14 @@ CASES = [
     C("audit-arch", "audit bn --arch nope --weights {int_weights} --out {tmp}/a.nc", "nope"),
     C("digits-seed", "audit train-digits --seed -1 --out {tmp}/w.pt", "--seed"),
     C("digits-out-foreign", "audit train-digits --epochs 1 --out {text} --overwrite", "not a luckbench result"),
+    # --- beyond
+    C("beyond-seed-2^64", "beyond lottery --seed 18446744073709551616 --out {tmp}/b.nc", "--seed"),
+    C("beyond-seeds-zero", "beyond prune --seeds 0 --out {tmp}/b.nc", "--seeds"),
+    C("beyond-lr-nan", "beyond lottery --lr nan --out {tmp}/b.nc", "--lr"),
+    C("beyond-width", f"beyond lottery --width-mult {HUGE} --out {{tmp}}/b.nc", "--width-mult"),
+    C("beyond-out-foreign", "beyond hessian --out {text} --overwrite", "not a luckbench result"),
+    C("beyond-out-exists", "beyond prune --out {result}", "pass --overwrite"),
+    C("beyond-out-empty", ["beyond", "prune", "--out", ""], "--out"),
     # --- report: unusable inputs are named and skipped (exit 0); bad outputs are refused
     C("report-corrupt", "report {corrupt_nc} --out {tmp}/rep1", "{corrupt_nc}", code=0),
     C("report-huge-declared", "report {huge_nc} --out {tmp}/rep2", "declares", code=0, isolate=True),
