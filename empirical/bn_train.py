@@ -18,7 +18,7 @@ from torch import nn
 
 from luckbench.datasets.digits import load_digits
 from luckbench.empirical.architectures import build
-from luckbench.errors import InputError
+from luckbench.config import NonNegativeFloat, PositiveInt, Seed, validate_fields
 from luckbench.store import atomic_path
 
 ARCH = "vgg_digits_bn"
@@ -28,20 +28,15 @@ ARCH = "vgg_digits_bn"
 class DigitsTrainConfig:
     """Hyper-parameters of one ``vgg_digits_bn`` training run (each becomes a CLI flag)."""
 
-    epochs: int = dataclasses.field(default=15, metadata={"help": "passes over the 1,347 training images"})
-    seed: int = dataclasses.field(default=0, metadata={"help": "initialisation and shuffling seed"})
-    lr: float = dataclasses.field(default=0.05, metadata={"help": "initial SGD learning rate (cosine decay)"})
-    momentum: float = dataclasses.field(default=0.9, metadata={"help": "SGD momentum"})
-    weight_decay: float = dataclasses.field(default=5e-4, metadata={"help": "L2 weight decay (BN included)"})
-    batch_size: int = dataclasses.field(default=64, metadata={"help": "mini-batch size"})
+    epochs: PositiveInt = dataclasses.field(default=15, metadata={"help": "passes over the 1,347 training images"})
+    seed: Seed = dataclasses.field(default=0, metadata={"help": "initialisation and shuffling seed"})
+    lr: NonNegativeFloat = dataclasses.field(default=0.05, metadata={"help": "initial SGD learning rate (cosine decay)"})
+    momentum: NonNegativeFloat = dataclasses.field(default=0.9, metadata={"help": "SGD momentum"})
+    weight_decay: NonNegativeFloat = dataclasses.field(default=5e-4, metadata={"help": "L2 weight decay (BN included)"})
+    batch_size: PositiveInt = dataclasses.field(default=64, metadata={"help": "mini-batch size"})
 
     def validate(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1:
-            raise InputError(f"--epochs and --batch-size must be >= 1, got {self.epochs}, {self.batch_size}")
-        for name in ("lr", "momentum", "weight_decay"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0):
-                raise InputError(f"--{name.replace('_', '-')}: must be a finite number >= 0, got {value}")
+        validate_fields(self)
 
 
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:

@@ -10,8 +10,7 @@ Integers are Python ints, so absurd sizes give an estimate, never an overflow.
 """
 from __future__ import annotations
 
-import os
-
+from luckbench import resources
 from luckbench.datasets.gaus import CHUNK_STEPS
 from luckbench.empirical.presets import TrainConfig
 from luckbench.errors import InputError
@@ -71,15 +70,9 @@ def estimate(cfg: TrainConfig) -> dict[str, tuple[str, int]]:
 
 
 def available_bytes() -> int:
-    """Memory available to a new allocation: ``MemAvailable`` of /proc/meminfo, else physical memory."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    """Memory available to a new allocation (:func:`luckbench.resources.available_memory`: MemAvailable,
+    capped by the address-space limit)."""
+    return resources.available_memory()
 
 
 def _gb(n: int) -> str:

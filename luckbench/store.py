@@ -47,20 +47,73 @@ def _netcdf_safe_attrs(attrs: dict) -> dict:
     return out
 
 
+OVERWRITE_HELP = "replace an existing luckbench result at --out (other files are never replaced)"
+TEMP_SUFFIX_LEN = len(".12345678.tmp")  # what atomic_path's temporary name adds to the file name
+
+
+def add_overwrite_argument(parser) -> None:
+    """The ``--overwrite`` flag, the same on every command that writes results."""
+    parser.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
+
+
+def is_luckbench_result(path: str | os.PathLike) -> bool:
+    """True when ``path`` is a netCDF file with luckbench's provenance attributes (its header only is read)."""
+    import netCDF4
+
+    try:
+        with netCDF4.Dataset(path, "r") as nc:
+            return all(a in nc.ncattrs() for a in REQUIRED_ATTRS)
+    except Exception:  # netCDF4 raises OSError/RuntimeError/... for anything that is not netCDF
+        return False
+
+
+def prepare_output(path: str | os.PathLike, *, overwrite: bool = False, flag: str = "--out",
+                   inputs: tuple = (), is_ours=is_luckbench_result) -> Path:
+    """Check that ``path`` may be written, before a run spends time on it; return it as a Path.
+
+    Refused (InputError): an empty name, a name too long for the folder's file system, a folder,
+    one of this run's ``inputs``, an existing file that ``is_ours`` does not recognise (even with
+    ``--overwrite``), and an existing result without ``overwrite``.
+    """
+    if not str(path).strip():
+        raise InputError(f"{flag}: need a file name")
+    path = Path(path)
+    parent = path.parent
+    if parent.exists() and not parent.is_dir():
+        raise InputError(f"{flag}: {parent} is not a folder")
+    try:
+        name_max = os.pathconf(parent if parent.is_dir() else ".", "PC_NAME_MAX")
+    except (OSError, ValueError):
+        name_max = 255
+    if len(os.fsencode(path.name)) + TEMP_SUFFIX_LEN > name_max:
+        raise InputError(f"{flag}: file name of {len(os.fsencode(path.name))} bytes is too long "
+                         f"(this file system allows {name_max - TEMP_SUFFIX_LEN} here)")
+    if path.is_dir():
+        raise InputError(f"{flag}: {path} is a folder; give a file name")
+    for source in inputs:
+        if source is not None and path.exists() and Path(source).exists() and os.path.samefile(path, source):
+            raise InputError(f"{flag}: {path} is an input of this run; refusing to replace it")
+    if path.exists():
+        if not is_ours(path):
+            raise InputError(f"{flag}: {path} exists and is not a luckbench result; refusing to replace it")
+        if not overwrite:
+            raise InputError(f"{path} exists; pass --overwrite to replace it")
+    return path
+
+
 def write_dataset(ds: xr.Dataset, path: str | os.PathLike, *, config: Any, seed: int | None,
-                  command: str | None = None, overwrite: bool = True) -> Path:
+                  command: str | None = None, overwrite: bool = False) -> Path:
     """Write ``ds`` to ``path`` as netCDF4 atomically (temp file in the same folder, then rename).
 
     Adds the provenance attributes; ``config`` is stored as JSON so the run can be repeated.
     :func:`luckbench.metadata.annotate` adds long_name / units, Conventions and the run parameters
     as 0-d coordinates. A crash mid-write leaves at most a ``*.tmp*`` file, never a half-written result.
-    With ``overwrite=False`` an existing ``path`` is an InputError (commands pass their ``--overwrite``).
+    An existing file is replaced only when it is a luckbench result and ``overwrite`` is set
+    (:func:`prepare_output`; commands pass their ``--overwrite``).
     """
     from luckbench import __version__
 
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise InputError(f"{path} exists; pass --overwrite to replace it")
+    path = prepare_output(path, overwrite=overwrite)
     ds = annotate(ds, config=config, seed=seed)
     ds.attrs.update({
         "luckbench_version": __version__,
@@ -75,6 +128,13 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, *, config: Any, seed:
     with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, engine="netcdf4")
     return path
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write a text file atomically (:func:`atomic_path`): readers see the old file or the new one."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)
 
 
 @contextlib.contextmanager
@@ -109,10 +169,19 @@ def read_dataset(path: str | os.PathLike) -> xr.Dataset:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"result file not found: {path}")
+    from luckbench import resources
+
     try:
         with xr.open_dataset(path, engine="netcdf4") as ds:
+            declared, limit = resources.declared_bytes(ds.variables), resources.limits().memory
+            if declared > limit:  # a header may declare petabytes: refuse before loading any of it
+                raise InputError(f"{path}: declares {resources.format_bytes(declared)} of data, above the "
+                                 f"limit of {resources.format_bytes(limit)} ({resources.MEMORY_FRACTION:.0%} "
+                                 "of available memory)")
             ds = ds.load()
-    except Exception as exc:  # netCDF4 raises OSError/RuntimeError/ValueError for bad files
+    except InputError:
+        raise
+    except Exception as exc:  # netCDF4 raises OSError/RuntimeError/ValueError/MemoryError for bad files
         raise InputError(f"not a readable netCDF file: {path} ({type(exc).__name__})") from None
     missing = [a for a in REQUIRED_ATTRS if a not in ds.attrs]
     if missing:

@@ -48,6 +48,7 @@ import dataclasses
 import fcntl
 import itertools
 import json
+import math
 import os
 import shlex
 import shutil
@@ -60,12 +61,13 @@ from typing import Any, Iterator
 
 import xarray as xr
 
-from luckbench.config import config_hash
+from luckbench.config import Seed, config_hash, field_rule, value_problem
 from luckbench.errors import InputError
 from luckbench.sim.parallel import default_workers
 from luckbench.store import atomic_path
 
 MANIFEST = "sweep.json"
+MAX_RUNS = 100_000  # planning and validating one run takes ~1 ms; beyond this a sweep should be split
 LOCK = ".sweep.lock"
 _SPEC_KEYS = {"command", "program", "seeds", "seed_flag", "out", "out_flag", "fixed", "grid"}
 
@@ -165,9 +167,18 @@ def spec_from_dict(raw: dict, where: str = "sweep spec") -> SweepSpec:
     elif isinstance(seeds, list) and seeds and all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         if len(set(seeds)) != len(seeds):
             raise InputError(f"{where}: 'seeds' has repeated values")
+        seed_rule = field_rule(Seed)
+        for s in seeds:
+            problem = value_problem(s, seed_rule)
+            if problem:
+                raise InputError(f"{where}: seeds: {problem}")
         seeds_t = tuple(seeds)
     else:
         raise InputError(f"{where}: 'seeds' must be a non-empty list of integers")
+    n_runs = math.prod(len(v) for v in grid.values()) * len(seeds_t)
+    if n_runs > MAX_RUNS:  # counted before anything is enumerated: a huge grid is refused at once
+        raise InputError(f"{where}: [grid] x seeds has {n_runs:.3g} runs, above the limit of {MAX_RUNS:,}; "
+                         "split the sweep")
     return SweepSpec(
         command=command.strip(),
         fixed={_flag_name(k): v for k, v in fixed.items()},
@@ -220,12 +231,60 @@ def plan(spec: SweepSpec, out_dir: str | os.PathLike, threads_per_run: int | Non
                 argv += _flag_args(flag, value)
             if seed is not None and spec.seed_flag:
                 argv += [spec.seed_flag, str(seed)]
+            if spec.program is None:  # the sweep owns DIR/<hash>.nc: a luckbench command may replace it
+                argv += ["--overwrite"]
             argv += [spec.out_flag, str(result)]
             runs.append(Run(name=name, params=dict(point), seed=seed, argv=tuple(argv), result=str(result),
                             log=str(out_dir / "logs" / f"{name}.log"), env=env))
     if len({r.name for r in runs}) != len(runs):
         raise InputError("sweep spec: the grid has repeated points")
     return runs
+
+
+def validate_plan(spec: SweepSpec, runs: list[Run]) -> None:
+    """Refuse (InputError, one line) a plan that would fail run by run: a missing program, an unknown
+    command or flag, a value out of range, sizes beyond the resource limits. Nothing is run.
+
+    luckbench commands are parsed by the real parser and given to the command's ``preflight``
+    (configs and resource estimates) once per grid point; seeds were range-checked with the spec.
+    """
+    if spec.program is not None:
+        exe = spec.program[0]
+        if shutil.which(exe) is None:
+            raise InputError(f"sweep spec: 'program' {exe!r} is not an executable file or a command on PATH")
+        return
+    from luckbench import cli
+
+    points = {}
+    for run in runs:  # one run per grid point: seeds do not change what is valid
+        points.setdefault(config_hash(run.params), run)
+    parser = None
+    for run in points.values():
+        words = list(run.argv[3:])
+        where = "sweep run " + " ".join(f"{k}={v}" for k, v in run.params.items()) if run.params else "sweep run"
+        if parser is None:
+            parser = cli.build_parser(words)
+        try:
+            args = cli.parse_command(words, parser)
+            preflight = getattr(args, "_preflight", None)
+            if preflight is not None:
+                preflight(args)
+        except InputError as exc:
+            raise InputError(f"{where}: {exc}") from None
+
+
+def check_executor(executor: str, slurm: SlurmOptions | None) -> None:
+    """Refuse an executor this machine cannot use, before any run starts."""
+    if executor not in ("local", "slurm"):
+        raise InputError(f"--executor: expected local or slurm, got {executor!r}")
+    if executor == "slurm":
+        try:
+            import submitit  # noqa: F401
+        except ImportError:
+            raise InputError("--executor slurm: needs submitit (pip install -e .[slurm])") from None
+        if (slurm or SlurmOptions()).cluster == "slurm" and shutil.which("sbatch") is None:
+            raise InputError("--executor slurm: no `sbatch` command on this machine "
+                             "(--cluster local runs the jobs here)")
 
 
 def execute_run(run: Run) -> int:
@@ -325,17 +384,21 @@ class _Lock:
 def run_sweep(spec: SweepSpec, out_dir: str | os.PathLike, *, executor: str = "local", jobs: int | None = None,
               threads_per_run: int | None = None, slurm: SlurmOptions | None = None,
               progress: bool = True) -> SweepOutcome:
-    """Run every unfinished point of ``spec`` into ``out_dir``; finished ones are skipped."""
-    if executor not in ("local", "slurm"):
-        raise InputError(f"--executor: expected local or slurm, got {executor!r}")
+    """Run every unfinished point of ``spec`` into ``out_dir``; finished ones are skipped.
+
+    The whole plan is validated first (:func:`check_executor`, :func:`validate_plan`): a bad plan
+    is one InputError before any run starts.
+    """
+    check_executor(executor, slurm)
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"--out: {out_dir} exists and is not a folder")
-    out_dir.mkdir(parents=True, exist_ok=True)
     if threads_per_run is None:  # local: share this machine's CPUs; slurm: the CPUs each job asked for
         threads_per_run = (max(1, default_jobs() // (jobs or default_jobs())) if executor == "local"
                            else (slurm or SlurmOptions()).cpus_per_task)
     runs = plan(spec, out_dir, threads_per_run)
+    validate_plan(spec, runs)
+    out_dir.mkdir(parents=True, exist_ok=True)
     with _Lock(out_dir):
         _write_manifest(out_dir, spec, runs)
         if executor == "local":  # no orphan can still be writing: remove what killed runs left
@@ -383,8 +446,6 @@ def _run_slurm(todo: list[Run], opts: SlurmOptions, out_dir: Path, outcome: Swee
 
     if not todo:
         return
-    if opts.cluster == "slurm" and shutil.which("sbatch") is None:
-        raise InputError("--executor slurm: no `sbatch` command on this machine (--cluster local runs the jobs here)")
     executor = submitit.AutoExecutor(folder=out_dir / "submitit" / "%j", cluster=opts.cluster)
     params: dict[str, Any] = {"timeout_min": opts.time_min, "cpus_per_task": opts.cpus_per_task,
                               "gpus_per_node": opts.gpus, "name": "luckbench-sweep",

@@ -9,7 +9,7 @@ list[Path]``) except for the runs of a sweep folder, which get one figure per sw
 (:mod:`luckbench.reports.sweep_figures`), fills the claims ledger (:mod:`luckbench.reports.ledger`)
 and writes the same document twice: Markdown, and a self-contained HTML page (inline CSS, no
 scripts; the PNG figures lie beside it in ``figures/``, each a link to itself at full size). Every
-file is written atomically (``luckbench.store.atomic_path``).
+file is written atomically (``luckbench.store.write_text``).
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ from luckbench.reports import ledger, sweep_figures
 from luckbench.reports.judgement import VERDICTS, Result, fmt
 from luckbench.reports.summaries_checks import check_rows, details_text
 from luckbench.reports.summaries_train import protocol_key
-from luckbench.store import atomic_path, read_dataset
+from luckbench.store import read_dataset, write_text
 
 
 MARKER = ".luckbench-report"
@@ -264,11 +264,6 @@ def _rel(path: Path, start: Path) -> str:
     return Path(os.path.relpath(path.resolve(), start.resolve())).as_posix()
 
 
-def _write(path: Path, text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
-
-
 # --- the report --------------------------------------------------------------------------------
 
 def _draw(results, sweep_sets, fig_root: Path):
@@ -334,11 +329,9 @@ def write_report(paths: Iterable[str | os.PathLike], out_dir: str | os.PathLike)
     rows = ledger.build(results)
     blocks = _document(results, skipped, problems, rows, figures, notes, sweep_sets, out_dir)
     title = "luckbench report: Luck Matters (Tian et al., 2019), theory against measurement"
-    _write(out_dir / "ledger.json", ledger.rows_json(rows, out_dir))
-    _write(out_dir / "index.md", to_markdown(blocks))
-    index = out_dir / "index.html"
-    _write(index, to_html(blocks, title))
-    return index
+    write_text(out_dir / "ledger.json", ledger.rows_json(rows, out_dir))
+    write_text(out_dir / "index.md", to_markdown(blocks))
+    return write_text(out_dir / "index.html", to_html(blocks, title))
 
 
 def _ledger_blocks(rows, out_dir: Path) -> list[Block]:

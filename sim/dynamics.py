@@ -20,6 +20,8 @@ Assumption 1's layer residual along a trajectory is the gap between the two (:fu
 """
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import numpy as np
 from scipy import sparse
 
@@ -27,7 +29,8 @@ from luckbench.errors import InputError
 from luckbench.theory.geometry import project_rows
 
 MODES = ("paper", "code", "fixed")
-GRADIENTS = ("factorised", "exact")
+Gradient = Literal["factorised", "exact"]
+GRADIENTS = get_args(Gradient)
 
 
 def project_cols(v: np.ndarray, g: np.ndarray) -> np.ndarray:

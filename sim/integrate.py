@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import numpy as np
 from scipy.integrate import solve_ivp
@@ -26,7 +27,11 @@ from luckbench.sim.stiff import KronBDF
 from luckbench.sim.teachers import normalize_cols
 from luckbench.theory.geometry import normalize_rows
 
-METHODS = ("LSODA", "RK45", "DOP853", "Radau", "BDF", "RK23", "KronBDF")
+Method = Literal["LSODA", "RK45", "DOP853", "Radau", "BDF", "RK23", "KronBDF"]
+METHODS = get_args(Method)
+# Longest integration horizon accepted: the flows settle by t ~ 1e3 (sim thm4/thm5 defaults); LSODA
+# needs ~log(t_end) steps up to t ~ 1e12 but stalls near 1e300, and explicit methods need ~4 steps per unit time.
+MAX_T_END = 1e6
 IMPLICIT = ("Radau", "BDF")  # given Dynamics.jacobian (sparse); LSODA estimates its own dense one
 
 

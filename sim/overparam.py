@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
+from luckbench.config import NonNegativeFloat, NonNegativeInt, PositiveInt, Seed
 from luckbench.errors import InputError
 from luckbench.sim import thm5
 from luckbench.sim.diagnostics import population_loss, rho_bar
@@ -31,15 +32,15 @@ from luckbench.sim.parallel import map_tasks
 class OverparamConfig:
     """The width sweep (flags of ``luckbench sim overparam``)."""
 
-    teacher: tuple[int, ...] = field(default=(10, 15, 20), metadata={"help": "D,M,C of the teacher"})
-    node_multis: tuple[int, ...] = field(default=(1, 2, 5, 10), metadata={"help": "student width multipliers"})
-    seeds: int = field(default=8, metadata={"help": "seeds per width"})
-    seed: int = field(default=0, metadata={"help": "base seed"})
-    iters: int = field(default=5000, metadata={"help": "iterations per run"})
-    snapshot_every: int = field(default=250, metadata={"help": "iterations between snapshots"})
-    lr: float = field(default=0.05, metadata={"help": "learning rate"})
-    batch: int = field(default=64, metadata={"help": "mini-batch size (0: exact expectations)"})
-    mode: str = field(default="paper", metadata={"help": "paper or code", "choices": ("paper", "code")})
+    teacher: tuple[PositiveInt, ...] = field(default=(10, 15, 20), metadata={"help": "D,M,C of the teacher"})
+    node_multis: tuple[PositiveInt, ...] = field(default=(1, 2, 5, 10), metadata={"help": "student width multipliers"})
+    seeds: PositiveInt = field(default=8, metadata={"help": "seeds per width"})
+    seed: Seed = field(default=0, metadata={"help": "base seed"})
+    iters: PositiveInt = field(default=5000, metadata={"help": "iterations per run"})
+    snapshot_every: PositiveInt = field(default=250, metadata={"help": "iterations between snapshots"})
+    lr: NonNegativeFloat = field(default=0.05, metadata={"help": "learning rate"})
+    batch: NonNegativeInt = field(default=64, metadata={"help": "mini-batch size (0: exact expectations)"})
+    mode: thm5.Mode = field(default="paper", metadata={"help": "paper or code"})
     bias: float | None = field(default=-0.1, metadata={"help": "first-layer teacher bias"})
     top_bias: float | None = field(default=-0.1, metadata={"help": "top-layer teacher bias"})
 

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
+
+from luckbench.config import cpu_count
 
 
 def single_blas():
@@ -20,10 +21,7 @@ def single_blas():
 
 def default_workers() -> int:
     """The number of cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
+    return cpu_count()
 
 
 def map_tasks(fn: Callable, tasks: Iterable, workers: int | None = None) -> list:

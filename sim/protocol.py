@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
+from luckbench.config import NonNegativeFloat, NonNegativeInt, PositiveInt, Seed
 from luckbench.errors import InputError
 from luckbench.sim import thm5
 from luckbench.sim.parallel import map_tasks
@@ -33,18 +34,17 @@ from luckbench.sim.parallel import map_tasks
 class ProtocolConfig:
     """The grid of v4 Sec. 4.2 (flags of ``luckbench sim protocol42``)."""
 
-    teacher: tuple[int, ...] = field(default=(10, 20, 30), metadata={"help": "D,M,C of the teacher"})
-    node_multis: tuple[int, ...] = field(default=(2, 5, 10), metadata={"help": "student width multipliers"})
-    alpha_ws: tuple[float, ...] = field(default=(1.0, 1.0, 1.0, 0.3), metadata={"help": "alpha_W of each pair"})
-    alpha_vs: tuple[float, ...] = field(default=(0.0, 0.3, 1.0, 1.0), metadata={"help": "alpha_V of each pair"})
-    seeds: int = field(default=32, metadata={"help": "seeds per configuration"})
-    seed: int = field(default=0, metadata={"help": "base seed"})
-    iters: int = field(default=20000, metadata={"help": "iterations per run"})
-    snapshot_every: int = field(default=100, metadata={"help": "iterations between snapshots"})
-    lr: float = field(default=0.05, metadata={"help": "learning rate"})
-    batch: int = field(default=64, metadata={"help": "mini-batch size (0: exact expectations)"})
-    mode: str = field(default="code", metadata={"help": "paper or code (V's columns normalised)",
-                                                "choices": ("paper", "code")})
+    teacher: tuple[PositiveInt, ...] = field(default=(10, 20, 30), metadata={"help": "D,M,C of the teacher"})
+    node_multis: tuple[PositiveInt, ...] = field(default=(2, 5, 10), metadata={"help": "student width multipliers"})
+    alpha_ws: tuple[NonNegativeFloat, ...] = field(default=(1.0, 1.0, 1.0, 0.3), metadata={"help": "alpha_W of each pair"})
+    alpha_vs: tuple[NonNegativeFloat, ...] = field(default=(0.0, 0.3, 1.0, 1.0), metadata={"help": "alpha_V of each pair"})
+    seeds: PositiveInt = field(default=32, metadata={"help": "seeds per configuration"})
+    seed: Seed = field(default=0, metadata={"help": "base seed"})
+    iters: PositiveInt = field(default=20000, metadata={"help": "iterations per run"})
+    snapshot_every: PositiveInt = field(default=100, metadata={"help": "iterations between snapshots"})
+    lr: NonNegativeFloat = field(default=0.05, metadata={"help": "learning rate"})
+    batch: NonNegativeInt = field(default=64, metadata={"help": "mini-batch size (0: exact expectations)"})
+    mode: thm5.Mode = field(default="code", metadata={"help": "paper or code (V's columns normalised)"})
     bias: float | None = field(default=-0.1, metadata={"help": "first-layer teacher bias"})
     top_bias: float | None = field(default=-0.1, metadata={"help": "top-layer teacher bias"})
 

@@ -16,13 +16,16 @@ Teacher schemes (``SCHEMES``), all rows normalised to 1 in augmented coordinates
 """
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import numpy as np
 
 from luckbench.errors import InputError
 from luckbench.theory.geometry import normalize_rows
 from luckbench.theory.teacher_scheme import distinct_rows, max_distinct_rows
 
-SCHEMES = ("orthogonal", "paper", "code", "random")
+Scheme = Literal["orthogonal", "paper", "code", "random"]  # the one list; flags take their choices from it
+SCHEMES = get_args(Scheme)
 
 
 def normalize_cols(a: np.ndarray) -> np.ndarray:

@@ -19,16 +19,18 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Annotated
 
 import numpy as np
 import xarray as xr
 
-from luckbench.errors import InputError
+from luckbench.config import PositiveFloat, PositiveInt, Range, Seed, validate_fields
 from luckbench.sim import integrate
 from luckbench.sim.diagnostics import paired_angles
-from luckbench.sim.dynamics import GRADIENTS, a1_residual, thm4_dynamics
+from luckbench.sim.dynamics import Gradient, a1_residual, thm4_dynamics
 from luckbench.sim.kernel import GaussianKernel
-from luckbench.sim.teachers import SCHEMES, students_at_angle, teacher
+from luckbench.sim.integrate import Method
+from luckbench.sim.teachers import Scheme, students_at_angle, teacher
 from luckbench.theory import theorem4
 
 ENVELOPE_SLACK = 1e-7  # relative slack of the envelope comparison
@@ -39,36 +41,27 @@ ATOL_FACTOR = 10.0  # absolute slack = ATOL_FACTOR * atol: below it sin theta is
 class Thm4Config:
     """One Theorem 4 run (flags of ``luckbench sim thm4``)."""
 
-    teachers: int = field(default=5, metadata={"help": "m, the number of teachers (= students)"})
-    theta0: float = field(default=30.0, metadata={"help": "initial angle student-teacher, degrees in (0, 180)"})
-    t_end: float = field(default=200.0, metadata={"help": "final time t = eta * iterations"})
-    dim: int | None = field(default=None, metadata={"help": "input dimension d (default max(10, teachers))"})
+    teachers: PositiveInt = field(default=5, metadata={"help": "m, the number of teachers (= students)"})
+    theta0: Annotated[float, Range(gt=0, lt=180, unit="degrees")] = field(
+        default=30.0, metadata={"help": "initial angle student-teacher, degrees in (0, 180)"})
+    t_end: Annotated[float, Range(gt=0, le=integrate.MAX_T_END)] = field(
+        default=200.0, metadata={"help": f"final time t = eta * iterations, at most {integrate.MAX_T_END:g}"})
+    dim: PositiveInt | None = field(default=None, metadata={"help": "input dimension d (default max(10, teachers))"})
     bias: float | None = field(default=None, metadata={"help": "teacher bias (standardised a for orthogonal); "
                                                                "omit for the zero-bias model"})
-    scheme: str = field(default="orthogonal", metadata={"help": "teacher scheme", "choices": SCHEMES})
-    method: str = field(default="LSODA", metadata={"help": "solve_ivp method", "choices": integrate.METHODS})
-    rtol: float = field(default=1e-8, metadata={"help": "solve_ivp relative tolerance"})
-    atol: float = field(default=1e-10, metadata={"help": "solve_ivp absolute tolerance"})
-    n_times: int = field(default=201, metadata={"help": "number of output times in [0, t_end]"})
-    eta: float | None = field(default=None, metadata={"help": "also run the discrete iteration with this step"})
+    scheme: Scheme = field(default="orthogonal", metadata={"help": "teacher scheme"})
+    method: Method = field(default="LSODA", metadata={"help": "solve_ivp method"})
+    rtol: PositiveFloat = field(default=1e-8, metadata={"help": "solve_ivp relative tolerance"})
+    atol: PositiveFloat = field(default=1e-10, metadata={"help": "solve_ivp absolute tolerance"})
+    n_times: Annotated[int, Range(ge=2)] = field(default=201, metadata={"help": "number of output times in [0, t_end]"})
+    eta: PositiveFloat | None = field(default=None, metadata={"help": "also run the discrete iteration with this step"})
     renormalise: bool = field(default=True, metadata={"help": "renormalise rows after each discrete step"})
-    gradient: str = field(default="factorised", metadata={"help": "W term", "choices": GRADIENTS})
+    gradient: Gradient = field(default="factorised", metadata={"help": "W term"})
     paper_mode: bool = field(default=False, metadata={"help": "Theorem 4 constants as printed (d_bar with +)"})
-    seed: int = field(default=0, metadata={"help": "random seed (teacher and initial students)"})
+    seed: Seed = field(default=0, metadata={"help": "random seed (teacher and initial students)"})
 
     def __post_init__(self):
-        if not 0 < self.theta0 < 180:
-            raise InputError(f"--theta0: must lie in (0, 180) degrees, got {self.theta0}")
-        if not (self.t_end > 0 and np.isfinite(self.t_end)):
-            raise InputError(f"--t-end: must be positive and finite, got {self.t_end}")
-        if self.teachers < 1:
-            raise InputError(f"--teachers: need at least 1, got {self.teachers}")
-        if self.seed < 0:
-            raise InputError(f"--seed: must be >= 0, got {self.seed}")
-        if self.n_times < 2:
-            raise InputError(f"--n-times: need at least 2 output times, got {self.n_times}")
-        if self.eta is not None and not (self.eta > 0 and np.isfinite(self.eta)):
-            raise InputError(f"--eta: must be positive, got {self.eta}")
+        validate_fields(self)
 
     @property
     def input_dim(self) -> int:

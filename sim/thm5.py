@@ -29,19 +29,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Annotated, Literal
 
 import numpy as np
 import xarray as xr
 
+from luckbench.config import (NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Range, Seed,
+                              validate_fields)
 from luckbench.errors import InputError
 from luckbench.sim import integrate
 from luckbench.sim.diagnostics import cancelling_pairs, paired_angles, population_loss
-from luckbench.sim.dynamics import GRADIENTS, Dynamics
+from luckbench.sim.dynamics import Dynamics, Gradient
 from luckbench.datasets.samplers import SAMPLERS
 from luckbench.sim.kernel import GaussianKernel, SampleKernel, augment
 from luckbench.sim.parallel import map_tasks
-from luckbench.sim.teachers import SCHEMES, perturbed_students, teacher, top_teacher
+from luckbench.sim.integrate import Method
+from luckbench.sim.teachers import Scheme, perturbed_students, teacher, top_teacher
 
+Mode = Literal["paper", "code"]  # paper: V unprojected; code: V's columns projected (the authors' code)
 CONSTANT_NAMES = ("gamma", "d_bar", "lambda_bar", "feasible")
 
 
@@ -49,62 +54,46 @@ CONSTANT_NAMES = ("gamma", "d_bar", "lambda_bar", "feasible")
 class Thm5Config:
     """One Theorem 5 configuration, run for ``seeds`` seeds (flags of ``luckbench sim thm5``)."""
 
-    teacher: tuple[int, ...] = field(default=(10, 20, 30), metadata={"help": "D,M,C: input dim, teacher hidden nodes, outputs"})
-    node_multi: int = field(default=2, metadata={"help": "student hidden nodes = node_multi * M"})
-    alpha_w: float = field(default=1.0, metadata={"help": "closeness of the u-set's W0 to W* (v4 Sec. 4.2)"})
-    alpha_v: float = field(default=1.0, metadata={"help": "closeness of the u-set's V0 to V*"})
-    seeds: int = field(default=1, metadata={"help": "number of seeds (teacher and initialisation)"})
-    seed: int = field(default=0, metadata={"help": "base seed"})
-    iters: int | None = field(default=None, metadata={"help": "discrete steps (default 2000 unless --t-end)"})
-    t_end: float | None = field(default=None, metadata={"help": "integrate the population flow to this time instead"})
-    lr: float = field(default=0.05, metadata={"help": "step eta of the discrete iteration (time = eta * iters)"})
-    batch: int = field(default=0, metadata={"help": "mini-batch size of L, D estimates (0: exact expectations)"})
-    snapshot_every: int = field(default=100, metadata={"help": "discrete: iterations between snapshots"})
-    n_times: int = field(default=101, metadata={"help": "flow: number of output times"})
-    mode: str = field(default="paper", metadata={"help": "paper: V unprojected; code: V's columns projected",
-                                                 "choices": ("paper", "code")})
+    teacher: tuple[PositiveInt, ...] = field(default=(10, 20, 30),
+                                             metadata={"help": "D,M,C: input dim, teacher hidden nodes, outputs"})
+    node_multi: PositiveInt = field(default=2, metadata={"help": "student hidden nodes = node_multi * M"})
+    alpha_w: NonNegativeFloat = field(default=1.0, metadata={"help": "closeness of the u-set's W0 to W* (v4 Sec. 4.2)"})
+    alpha_v: NonNegativeFloat = field(default=1.0, metadata={"help": "closeness of the u-set's V0 to V*"})
+    seeds: PositiveInt = field(default=1, metadata={"help": "number of seeds (teacher and initialisation)"})
+    seed: Seed = field(default=0, metadata={"help": "base seed"})
+    iters: PositiveInt | None = field(default=None, metadata={"help": "discrete steps (default 2000 unless --t-end)"})
+    t_end: Annotated[float, Range(gt=0, le=integrate.MAX_T_END)] | None = field(
+        default=None, metadata={"help": f"integrate the population flow to this time instead (at most {integrate.MAX_T_END:g})"})
+    lr: NonNegativeFloat = field(default=0.05, metadata={"help": "step eta of the discrete iteration (time = eta * iters)"})
+    batch: NonNegativeInt = field(default=0, metadata={"help": "mini-batch size of L, D estimates (0: exact expectations)"})
+    snapshot_every: PositiveInt = field(default=100, metadata={"help": "discrete: iterations between snapshots"})
+    n_times: Annotated[int, Range(ge=2)] = field(default=101, metadata={"help": "flow: number of output times"})
+    mode: Mode = field(default="paper", metadata={"help": "paper: V unprojected; code: V's columns projected"})
     bias: float | None = field(default=-0.1, metadata={"help": "first-layer teacher bias ('none': zero-bias model)"})
     top_bias: float | None = field(default=-0.1, metadata={"help": "top-layer teacher bias ('none': no top bias)"})
-    scheme: str = field(default="code", metadata={"help": "first-layer teacher scheme", "choices": SCHEMES})
-    method: str = field(default="KronBDF", metadata={"help": "solve_ivp method (KronBDF: BDF with the structured "
-                                                              "Jacobian, for the stiff V block)",
-                                                      "choices": integrate.METHODS})
-    rtol: float = field(default=1e-6, metadata={"help": "solve_ivp relative tolerance"})
-    atol: float = field(default=1e-9, metadata={"help": "solve_ivp absolute tolerance"})
+    scheme: Scheme = field(default="code", metadata={"help": "first-layer teacher scheme"})
+    method: Method = field(default="KronBDF", metadata={"help": "solve_ivp method (KronBDF: BDF with the structured "
+                                                                "Jacobian, for the stiff V block)"})
+    rtol: PositiveFloat = field(default=1e-6, metadata={"help": "solve_ivp relative tolerance"})
+    atol: PositiveFloat = field(default=1e-9, metadata={"help": "solve_ivp absolute tolerance"})
     renormalise: bool = field(default=True, metadata={"help": "discrete: renormalise W rows (and V columns in code)"})
-    gradient: str = field(default="factorised", metadata={"help": "W term", "choices": GRADIENTS})
-    constants_points: int = field(default=3, metadata={"help": "snapshots at which Thm 5's constants are computed"})
+    gradient: Gradient = field(default="factorised", metadata={"help": "W term"})
+    constants_points: NonNegativeInt = field(default=3, metadata={"help": "snapshots at which Thm 5's constants are computed"})
     inputs: str = field(default="gaussian", metadata={"help": "input law of z (unit variance)", "choices": tuple(SAMPLERS)})
-    mc_samples: int = field(default=0, metadata={"help": "expectations over a fixed Monte Carlo sample of this size "
-                                                         "instead of the Gaussian closed forms (needed for non-Gaussian inputs)"})
+    mc_samples: NonNegativeInt = field(default=0, metadata={"help": "expectations over a fixed Monte Carlo sample of this size "
+                                                                    "instead of the Gaussian closed forms (needed for non-Gaussian inputs)"})
 
     def __post_init__(self):
-        if len(self.teacher) != 3 or any(int(k) < 1 for k in self.teacher):
+        validate_fields(self)
+        if len(self.teacher) != 3:
             raise InputError(f"--teacher: expected three positive widths D,M,C, got {self.teacher}")
-        if self.node_multi < 1:
-            raise InputError(f"--node-multi: must be >= 1, got {self.node_multi}")
-        if self.seeds < 1:
-            raise InputError(f"--seeds: must be >= 1, got {self.seeds}")
-        if self.seed < 0:
-            raise InputError(f"--seed: must be >= 0, got {self.seed}")
         if self.iters is not None and self.t_end is not None:
             raise InputError("--iters/--t-end: give one of them, not both")
-        if self.t_end is not None and not (self.t_end > 0 and np.isfinite(self.t_end)):
-            raise InputError(f"--t-end: must be positive and finite, got {self.t_end}")
-        if self.iters is not None and self.iters < 1:
-            raise InputError(f"--iters: must be >= 1, got {self.iters}")
-        if self.batch < 0:
-            raise InputError(f"--batch: must be >= 0, got {self.batch}")
         if self.t_end is not None and self.batch:
             raise InputError("--batch: mini-batch estimates apply to the discrete iteration (--iters), not --t-end")
-        for name in ("alpha_w", "alpha_v", "lr"):
-            if not np.isfinite(getattr(self, name)) or getattr(self, name) < 0:
-                raise InputError(f"--{name.replace('_', '-')}: must be finite and >= 0, got {getattr(self, name)}")
-        if self.mc_samples < 0 or (self.inputs != "gaussian" and self.mc_samples == 0):
+        if self.inputs != "gaussian" and self.mc_samples == 0:
             raise InputError(f"--mc-samples: non-Gaussian --inputs need a positive Monte Carlo sample size, "
                              f"got {self.mc_samples}")
-        if self.n_times < 2 or self.snapshot_every < 1 or self.constants_points < 0:
-            raise InputError("--n-times >= 2, --snapshot-every >= 1 and --constants-points >= 0 are required")
 
     @property
     def steps(self) -> int:

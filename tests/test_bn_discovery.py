@@ -202,11 +202,16 @@ def test_out_never_replaces_the_input_and_needs_overwrite(tmp_path, capsys):
         code = cli.main(["audit", "bn", "--weights", str(path), "--out", str(path), *extra])
         assert "is the input weight file" in _one_line_error(code, capsys.readouterr())
     assert path.read_bytes() == before
+    notes = tmp_path / "notes.nc"
+    notes.write_text("a user's notes\n")
+    for extra in ([], ["--overwrite"]):  # a file that is not a luckbench result is never replaced
+        code = cli.main(["audit", "bn", "--weights", str(path), "--out", str(notes), *extra])
+        assert "not a luckbench result" in _one_line_error(code, capsys.readouterr())
+    assert notes.read_text() == "a user's notes\n"
     out = tmp_path / "r.nc"
-    out.write_text("a user's notes\n")
+    assert cli.main(["audit", "bn", "--weights", str(path), "--out", str(out)]) == 0
     code = cli.main(["audit", "bn", "--weights", str(path), "--out", str(out)])
     assert f"{out} exists; pass --overwrite to replace it" in _one_line_error(code, capsys.readouterr())
-    assert out.read_text() == "a user's notes\n"
     assert cli.main(["audit", "bn", "--weights", str(path), "--out", str(out), "--overwrite"]) == 0
     _check_counts(read_dataset(out))
 

@@ -20,7 +20,7 @@ from luckbench.reports import sim_figures
     (["thm5", "--inputs", "laplace", "--t-end", "1"], "--mc-samples"),
     (["thm4", "--teachers", "2", "--theta0", "30", "--t-end", "1", "--seed", "-1"], "--seed"),
     (["thm5", "--seed", "-1"], "--seed"),
-    (["thm5", "--teacher", "a,b"], "invalid comma-separated int value"),
+    (["thm5", "--teacher", "a,b"], "argument --teacher: expected an integer"),
 ])
 def test_bad_input_is_one_line_exit_2(tmp_path, capsys, argv, needle):
     assert _exit_code(["sim", *argv, "--out", str(tmp_path / "x.nc")]) == 2
@@ -74,7 +74,7 @@ def test_figures_for_protocol_and_overparam(tmp_path):
     small = dict(teacher=(4, 2, 2), seeds=2, iters=20, snapshot_every=10, batch=8)
     for ds in (protocol.run(protocol.ProtocolConfig(node_multis=(1, 2), **small), workers=1),
                overparam.run(overparam.OverparamConfig(node_multis=(1, 2), **small), workers=1)):
-        store.write_dataset(ds, tmp_path / "r.nc", config={"kind": ds.attrs["result_kind"]}, seed=0)
+        store.write_dataset(ds, tmp_path / "r.nc", config={"kind": ds.attrs["result_kind"]}, seed=0, overwrite=True)
         paths = sim_figures.plot(store.read_dataset(tmp_path / "r.nc"), tmp_path / "figs")
         assert paths and all(p.exists() for p in paths)
     assert set(sim_figures.KINDS) == {"thm4", "thm5", "thm5_protocol", "overparam"}

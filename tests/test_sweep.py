@@ -210,3 +210,45 @@ def test_cli_dry_run_lists_the_planned_commands(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
     assert cli.main(["sweep", str(spec)]) == 2  # no --out and no `out` in the spec
     assert "--out" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("raw, words", [
+    ({"command": "simx thm4", "grid": {"theta0": [10]}}, "invalid choice"),
+    ({"command": "sim thm4", "grid": {"nosuch": [1, 2]}}, "--nosuch"),
+    ({"command": "sim thm4", "grid": {"theta0": [10, 400]}}, "theta0=400: argument --theta0: must be < 180"),
+    ({"command": "sim thm4", "grid": {"teachers": [2, 20000]}}, "teachers=20000: --teachers"),
+    ({"command": "check", "grid": {"teacher": ["20,10,4", "20,5000,4"]}}, "--teacher"),
+    ({"command": "", "program": ["/nonexistent/prog"], "grid": {"a": [1]}}, "program"),
+])
+def test_bad_plan_is_refused_before_any_run(tmp_path, raw, words):
+    spec = sweep.spec_from_dict(raw)
+    with pytest.raises(InputError, match=words.replace("(", r"\(")) as exc:
+        sweep.run_sweep(spec, tmp_path / "out", progress=False)
+    assert "\n" not in str(exc.value)
+    assert not (tmp_path / "out").exists()  # nothing started, not even the folder
+
+
+def test_huge_grid_is_refused_before_it_is_enumerated():
+    grid = {f"p{i}": list(range(1000)) for i in range(8)}  # 1e24 points
+    with pytest.raises(InputError, match="1e\\+24 runs, above the limit"):
+        sweep.spec_from_dict({"command": "sim thm4", "grid": grid})
+
+
+def test_seeds_outside_0_2_63_are_refused():
+    for seeds in ([-1], [2**64]):
+        with pytest.raises(InputError, match="seeds"):
+            sweep.spec_from_dict({"command": "sim thm4", "seeds": seeds})
+
+
+def test_slurm_without_sbatch_is_refused_before_planning(tmp_path, monkeypatch):
+    monkeypatch.setattr(sweep.shutil, "which", lambda name: None)
+    spec = sweep.spec_from_dict({"command": "sim thm4", "fixed": {"teachers": 2}})
+    with pytest.raises(InputError, match="--executor slurm"):
+        sweep.run_sweep(spec, tmp_path / "out", executor="slurm", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_luckbench_runs_may_replace_their_own_result(tmp_path):
+    spec = sweep.spec_from_dict({"command": "sim thm4", "seeds": [0], "grid": {"theta0": [10]}})
+    (run,) = sweep.plan(spec, tmp_path)
+    assert run.argv[-3:] == ("--overwrite", "--out", run.result)

@@ -21,6 +21,7 @@ import torch
 from luckbench.empirical import metrics, presets, train
 from luckbench.empirical.sgd import run_epoch
 from luckbench.empirical.train_data import RunData, build_networks, epoch_chunks, load_data
+from luckbench.config import NonNegativeInt, PositiveFloat, PositiveInt, Seed
 from luckbench.errors import InputError
 from luckbench.theory.network import ReLUNet
 
@@ -36,15 +37,15 @@ def _f(default, help_text, **extra):
 class StudentRun:
     """A teacher-student training run for N seeds (every field is a ``luckbench beyond`` flag)."""
 
-    teacher: tuple[int, ...] = _f((20, 10, 15, 10), "teacher widths: input, hidden..., outputs")
-    width_mult: int = _f(5, "student hidden widths = width_mult x the teacher's")
-    epochs: int = _f(10, "training epochs")
-    steps_per_epoch: int = _f(400, "SGD steps per epoch (GAUS stream)")
-    batch_size: int = _f(64, "mini-batch size")
-    lr: float = _f(0.01, "learning rate (plain SGD on the MSE)")
-    valid_samples: int = _f(4096, "validation samples for losses and correlations")
-    seeds: int = _f(3, "number of seeds (seed, seed + 1, ...)")
-    seed: int = _f(0, "first seed")
+    teacher: tuple[PositiveInt, ...] = _f((20, 10, 15, 10), "teacher widths: input, hidden..., outputs")
+    width_mult: PositiveInt = _f(5, "student hidden widths = width_mult x the teacher's")
+    epochs: NonNegativeInt = _f(10, "training epochs")
+    steps_per_epoch: PositiveInt = _f(400, "SGD steps per epoch (GAUS stream)")
+    batch_size: PositiveInt = _f(64, "mini-batch size")
+    lr: PositiveFloat = _f(0.01, "learning rate (plain SGD on the MSE)")
+    valid_samples: PositiveInt = _f(4096, "validation samples for losses and correlations")
+    seeds: PositiveInt = _f(3, "number of seeds (seed, seed + 1, ...)")
+    seed: Seed = _f(0, "first seed")
 
     def __post_init__(self):
         check_seeds(self.seeds, self.seed)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from luckbench import store
 from luckbench.config import add_dataclass_arguments, from_args
 from luckbench.empirical.bn_train import ARCH as DIGITS_ARCH
 from luckbench.empirical.bn_train import DigitsTrainConfig
@@ -44,7 +45,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     bn.add_argument("--tol", type=float, default=None,
                     help="half-width of the near-zero band |bias| < tol (default: 1e-3)")
     bn.add_argument("--out", required=True, metavar="FILE.nc", help="result file (netCDF)")
-    bn.add_argument("--overwrite", action="store_true", help="replace an existing --out result")
+    store.add_overwrite_argument(bn)
     bn.set_defaults(_audit=run_bn)
 
     train = sub.add_parser("train-digits", help=f"train {DIGITS_ARCH} on the shipped digits",
@@ -52,6 +53,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                                        "save its state dict (atomically) for `luckbench audit bn`.")
     add_dataclass_arguments(train, DigitsTrainConfig)
     train.add_argument("--out", required=True, metavar="FILE.pt", help="where to save the state dict")
+    train.add_argument("--overwrite", action="store_true",
+                       help=f"replace an existing {DIGITS_ARCH} weight file at --out (other files are never replaced)")
     train.set_defaults(_audit=run_train_digits)
 
 
@@ -66,12 +69,12 @@ def pretrained_names() -> list[str]:
 
 
 def _check_out(out: Path, inputs: list[Path], overwrite: bool) -> None:
-    """Refuse an --out that is an input file (even with --overwrite) or an existing file without it."""
+    """Refuse an --out that is an input file or a foreign file (even with --overwrite), or an existing result
+    without it."""
     for src in inputs:
         if out.resolve() == src.resolve() or (out.exists() and src.exists() and out.samefile(src)):
             raise InputError(f"--out: {out} is the input weight file; refusing to replace it")
-    if out.exists() and not overwrite:
-        raise InputError(f"{out} exists; pass --overwrite to replace it")
+    store.prepare_output(out, overwrite=overwrite)  # a file that is not a luckbench result is never replaced
 
 
 def _bn_layers(path: Path, arch: str | None, is_onnx: bool) -> tuple[list, list[str]]:
@@ -184,8 +187,26 @@ def run_train_digits(args: argparse.Namespace) -> int:
     from luckbench.empirical.bn_train import save_state_dict, train_digits
 
     cfg = from_args(DigitsTrainConfig, args)
+    store.prepare_output(args.out, overwrite=args.overwrite, is_ours=_is_digits_weights)
     model, metrics = train_digits(cfg)
     out = save_state_dict(model, args.out)
     print(f"{DIGITS_ARCH}: {cfg.epochs} epochs, seed {cfg.seed}: train accuracy "
           f"{metrics['train_accuracy']:.3f}, test accuracy {metrics['test_accuracy']:.3f}; wrote {out}")
     return 0
+
+
+MAX_DIGITS_WEIGHTS_BYTES = 50_000_000  # vgg_digits_bn's state dict is far smaller; larger files are not ours
+
+
+def _is_digits_weights(path: Path) -> bool:
+    """True when ``path`` holds a state dict with exactly ``vgg_digits_bn``'s keys (what train-digits writes)."""
+    from luckbench.empirical.architectures import build
+    from luckbench.empirical.weights import read_state_dict
+
+    if Path(path).stat().st_size > MAX_DIGITS_WEIGHTS_BYTES:
+        return False
+    try:
+        keys = set(read_state_dict(path))
+    except InputError:
+        return False
+    return keys == set(build(DIGITS_ARCH, device="meta").state_dict())

@@ -18,7 +18,6 @@ from pathlib import Path
 
 from luckbench import store
 from luckbench.config import add_dataclass_arguments, from_args
-from luckbench.errors import InputError
 
 
 def _experiments() -> dict:
@@ -38,7 +37,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         p = sub.add_parser(name, help=help_text, description=help_text)
         add_dataclass_arguments(p, cls)
         p.add_argument("--out", required=True, metavar="FILE.nc", help="result file (netCDF)")
-        p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+        store.add_overwrite_argument(p)
 
 
 def _summary(ds) -> str:
@@ -79,12 +78,8 @@ def demo_actions(results: Path, quick: bool) -> list[list[str]]:
 
 def run(args: argparse.Namespace) -> int:
     cls, runner, _ = _experiments()[args.experiment]
-    out = Path(args.out)
-    if not str(args.out) or out.is_dir():
-        raise InputError(f"--out: {args.out!r} is not a file name such as run.nc")
-    if out.exists() and not args.overwrite:
-        raise InputError(f"--out: {out} exists; pass --overwrite to replace it")
     cfg = from_args(cls, args)
+    out = store.prepare_output(args.out, overwrite=args.overwrite)
     ds = runner(cfg)
     path = store.write_dataset(ds, out, config=cfg, seed=cfg.seed, overwrite=args.overwrite)
     print(f"beyond {args.experiment}: {_summary(ds)}; wrote {path}")

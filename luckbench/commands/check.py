@@ -3,7 +3,8 @@
     luckbench check [NAME ...] [--json] [--seed S] [--teacher W0,W1,...] [--student W0,W1,...]
                     [--bias/--no-bias] [--bn none|before|after] [--dtype float64|float32]
                     [--paper-mode] [--theta0 DEG] [--sigma S] [--eta ETA]
-                    [--teacher-scheme paper|orthogonal|gaussian] [--out FILE.nc]
+                    [--teacher-scheme paper|orthogonal|gaussian] [--out FILE.nc [--overwrite]]
+                    [--max-memory GB] [--max-work GFLOP]
 
 Names are those of ``luckbench.theory.checks.CHECKS`` (default: all, in registry order).
 ``--teacher 20,10,15,4`` means input 20, hidden 10 and 15, output 4; the student defaults to the
@@ -13,18 +14,17 @@ network checks' inputs); ``--eta`` is the step size of Theorems 4 and 5 (see
 :class:`luckbench.theory.checks.CheckSetup`). Output: a readable table, or with ``--json`` one JSON
 list of ``Verdict.to_dict()``. ``--out FILE.nc`` also stores the verdicts (netCDF, written
 atomically) as :func:`luckbench.theory.verdict.verdicts_dataset` builds them.
-Exit 0 when every check ran (whatever it found), 2 on bad input (one line on stderr).
+Exit 0 when every check ran (whatever it found), 2 on bad input (one line on stderr), including
+setups whose estimated cost (``luckbench.estimates.check_needs``) exceeds the resource limits.
 """
 from __future__ import annotations
 
 import argparse
 import json
 
-from luckbench.config import parse_widths
-from luckbench.errors import InputError
-
-MAX_LAYER_WEIGHTS = 5_000_000  # refuse widths whose largest weight matrix exceeds this (check cost)
-MAX_HIDDEN = 2_000  # per-sample beta matrices are hidden x hidden (Assumption 1 / Theorem 2)
+from luckbench import resources, store
+from luckbench.config import parse_widths, seed_argument
+from luckbench.estimates import CHECK_MAX_WORK, check_needs
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -34,7 +34,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("names", nargs="*", metavar="NAME",
                         help=f"checks to run (default: all): {', '.join(CHECKS)}")
     parser.add_argument("--json", action="store_true", help="print one JSON list of verdicts instead of a table")
-    parser.add_argument("--seed", type=int, default=0, help="random seed of networks and samples (default: 0)")
+    seed_argument(parser, help="random seed of networks and samples, in [0, 2^63) (default: 0)")
     parser.add_argument("--teacher", default=None, metavar="W0,W1,...",
                         help="teacher widths: input, hidden..., output (default: 20,10,15,4)")
     parser.add_argument("--student", default=None, metavar="W0,W1,...",
@@ -57,14 +57,15 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--teacher-scheme", choices=TEACHER_SCHEMES, default=CheckSetup.teacher_scheme,
                         help=f"first-layer teacher rows of the closed-form checks (default: {CheckSetup.teacher_scheme})")
     parser.add_argument("--out", default=None, metavar="FILE.nc", help="also store the verdicts as netCDF")
+    store.add_overwrite_argument(parser)
+    resources.add_arguments(parser)
 
 
 def setup_from_args(args: argparse.Namespace):
-    """The :class:`CheckSetup` the flags describe (InputError on bad widths, seed, angle, std or step)."""
+    """The :class:`CheckSetup` the flags describe (InputError on bad widths, seed, angle, std or step,
+    or sizes beyond the resource limits)."""
     from luckbench.theory.checks import CheckSetup
 
-    if args.seed < 0:
-        raise InputError(f"--seed: must be >= 0, got {args.seed}")
     kwargs = {}
     if args.teacher is not None:
         kwargs["teacher"] = parse_widths(args.teacher, "--teacher")
@@ -73,13 +74,8 @@ def setup_from_args(args: argparse.Namespace):
     setup = CheckSetup(bias=args.bias, bn=args.bn, dtype=args.dtype, seed=args.seed, paper_mode=args.paper_mode,
                        theta0_deg=args.theta0, sigma=args.sigma, eta=args.eta, teacher_scheme=args.teacher_scheme,
                        **kwargs)
-    for what, widths in (("--teacher", setup.teacher), ("--student", setup.student_widths)):
-        if max(widths[1:-1], default=0) > MAX_HIDDEN:
-            raise InputError(f"{what}: hidden widths above {MAX_HIDDEN} are too large for the checks, got {widths}")
-        biggest = max(a * b for a, b in zip(widths[:-1], widths[1:]))
-        if biggest > MAX_LAYER_WEIGHTS:
-            raise InputError(f"{what}: a layer with {biggest} weights is too large for the checks "
-                             f"(limit {MAX_LAYER_WEIGHTS})")
+    resources.guard(check_needs(setup.teacher, setup.student_widths),
+                    resources.limits(args, default_work=CHECK_MAX_WORK))
     return setup
 
 
@@ -104,17 +100,27 @@ def format_table(verdicts) -> str:
     return "\n".join(lines)
 
 
-def run(args: argparse.Namespace) -> int:
-    from luckbench.theory.checks import CHECKS, run_checks
+def preflight(args: argparse.Namespace):
+    """(names, setup) the flags describe: unknown names, bad widths and sizes beyond the limits are refused."""
+    from luckbench.theory.checks import CHECKS, resolve
 
-    setup = setup_from_args(args)
     names = list(args.names) or list(CHECKS)
-    verdicts = run_checks(names, setup)  # validates every name before running any check
-    if args.out:
-        from luckbench.store import write_dataset
-        from luckbench.theory.verdict import verdicts_dataset
+    for name in names:
+        resolve(name)
+    return names, setup_from_args(args)
 
-        write_dataset(verdicts_dataset(verdicts), args.out, config={"names": names, "setup": setup}, seed=setup.seed)
+
+def run(args: argparse.Namespace) -> int:
+    from luckbench.theory.checks import run_checks
+    from luckbench.theory.verdict import verdicts_dataset
+
+    names, setup = preflight(args)
+    if args.out is not None:
+        store.prepare_output(args.out, overwrite=args.overwrite)
+    verdicts = run_checks(names, setup)  # validates every name before running any check
+    if args.out is not None:
+        store.write_dataset(verdicts_dataset(verdicts), args.out, config={"names": names, "setup": setup},
+                            seed=setup.seed, overwrite=args.overwrite)
     if args.json:
         print(json.dumps([v.to_dict() for v in verdicts]))
     else:

@@ -104,6 +104,7 @@ def _cli(argv: list[str]) -> None:
     """
     from luckbench import cli
 
+    argv = [*argv, "--overwrite"]  # a re-run of the demo replaces its own earlier results (never foreign files)
     saved = sys.argv
     sys.argv = ["luckbench", *argv]
     try:
@@ -124,7 +125,7 @@ def _feasibility(results: Path, quick: bool) -> None:
             ("thm4", feasibility.thm4_map(theta0, m), {"theta0_deg": theta0, "m": m}),
             ("thm5", feasibility.thm5_map(eps, n, **THM5_FIXED), {"eps": eps, "n": n, **_thm5_config()})):
         write_dataset(ds, results / f"feasibility_{theorem}.nc", config={"theorem": theorem, **config}, seed=None,
-                      command=f"luckbench demo (luckbench.theory.feasibility.{theorem}_map)")
+                      command=f"luckbench demo (luckbench.theory.feasibility.{theorem}_map)", overwrite=True)
 
 
 def _thm5_config() -> dict:
@@ -178,8 +179,6 @@ def _run_step(name: str, actions: list[Action], log_path: Path) -> StepResult:
             for action in actions:
                 _cli(action) if isinstance(action, list) else action()
             ok, message = True, ""
-        except SystemExit as exc:  # argparse rejected the arguments; its one-line message is in the log
-            ok, message = False, f"exit code {exc.code}"
         except Exception as exc:  # report every failure, keep going with the other steps
             traceback.print_exc(file=log)
             ok, message = False, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
@@ -191,9 +190,12 @@ def _run_step(name: str, actions: list[Action], log_path: Path) -> StepResult:
 
 
 def run(args: argparse.Namespace) -> int:
+    from luckbench.commands.report import prepare_report_dir
+
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out: {out} exists and is not a folder")
+    prepare_report_dir(str(out), overwrite=True)  # before the steps: a foreign index.html is refused now
     results, logs = out / "results", out / "logs"
     for d in (results, logs):
         d.mkdir(parents=True, exist_ok=True)

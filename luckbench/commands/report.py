@@ -6,20 +6,46 @@ rule, n_seeds, measured, published, evidence), each atomically, and prints the p
 ``index.html``. Unusable files (corrupt or foreign netCDF, a non-JSON configuration, missing or
 all-NaN variables, a second copy of one run) are named on stderr and in the report, and skipped; a
 path that does not exist is an error (exit code 2).
+An earlier report in DIR is replaced only with ``--overwrite``; other files named index.md /
+index.html never are.
 """
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from luckbench.reports.report import write_report
+from luckbench import store
+from luckbench.errors import InputError
+
+REPORT_FILES = ("index.md", "index.html")
+TITLE = b"luckbench report"  # the first heading of every report, Markdown and HTML alike
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results", nargs="+", metavar="RESULT_OR_DIR",
                         help="result files (.nc) or folders searched recursively for *.nc")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for index.md, index.html, ledger.json, figures/")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an earlier luckbench report in DIR (other files are never replaced)")
+
+
+def is_report_file(path: Path) -> bool:
+    """True when ``path`` starts like a page luckbench report wrote (its title within the first 4 kB)."""
+    with open(path, "rb") as f:
+        return TITLE in f.read(4096)
+
+
+def prepare_report_dir(out: str, overwrite: bool) -> None:
+    """Refuse (InputError) a report folder whose index files are foreign, or an earlier report without ``overwrite``."""
+    if not str(out).strip():
+        raise InputError("--out: need a folder name")
+    for name in REPORT_FILES:
+        store.prepare_output(Path(out) / name, overwrite=overwrite, is_ours=is_report_file)
 
 
 def run(args: argparse.Namespace) -> int:
+    from luckbench.reports.report import write_report
+
+    prepare_report_dir(args.out, args.overwrite)
     print(write_report(args.results, args.out))
     return 0

@@ -7,17 +7,19 @@
 * ``overparam``: rho-bar over training for several student widths.
 * ``protocol42``: the v4 Sec. 4.2 grid (all seeds in parallel on the local cores).
 
-``--bias none`` / ``--top-bias none`` select the model without that bias.
+``--bias none`` / ``--top-bias none`` select the model without that bias. Before anything runs,
+:func:`preflight` builds the config (flags already range-checked while parsing) and refuses sizes
+beyond the resource limits (``luckbench.estimates``; ``--max-memory GB``, ``--max-work GFLOP``);
+an existing ``--out`` is replaced only with ``--overwrite``.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
-from pathlib import Path
 
-from luckbench import store
-from luckbench.config import add_dataclass_arguments, from_args
-from luckbench.errors import InputError
+from luckbench import resources, store
+from luckbench.config import Workers, add_dataclass_arguments, field_rule, from_args, scalar_parser
+from luckbench.estimates import SIM_NEEDS
 
 OPTIONAL_FLOATS = ("bias", "top_bias")
 
@@ -33,13 +35,11 @@ def _experiments() -> dict:
     }
 
 
+_finite_float = scalar_parser(field_rule(float))
+
+
 def _float_or_none(text: str):
-    if text.strip().lower() == "none":
-        return "none"
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number or 'none', got {text!r}") from None
+    return "none" if text.strip().lower() == "none" else _finite_float(text)
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -52,9 +52,11 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
             if action.dest in OPTIONAL_FLOATS:
                 action.type = _float_or_none
         p.add_argument("--out", required=True, help="result file (.nc)")
+        store.add_overwrite_argument(p)
+        resources.add_arguments(p)
         if name != "thm4":
-            p.add_argument("--workers", type=int, default=None,
-                           help="processes for the independent runs (default: all local cores)")
+            p.add_argument("--workers", type=scalar_parser(field_rule(Workers)), default=None,
+                           help="processes for the independent runs, at most the local cores (default: all)")
 
 
 def config_from_args(args: argparse.Namespace):
@@ -87,17 +89,19 @@ def _summary(ds) -> str:
         for k in ds.node_multi.values for p in ds.pair.values)
 
 
-def run(args: argparse.Namespace) -> int:
+def preflight(args: argparse.Namespace):
+    """The config the flags describe, refused (InputError) when its sizes exceed the resource limits."""
     cfg = config_from_args(args)
-    if not str(args.out):
-        raise InputError("--out: need a file name")
-    if Path(args.out).is_dir():
-        raise InputError(f"--out: {args.out} is a folder; give a file name such as run.nc")
+    resources.guard(SIM_NEEDS[args.experiment](cfg, getattr(args, "workers", None)), resources.limits(args))
+    return cfg
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = preflight(args)
+    out = store.prepare_output(args.out, overwrite=args.overwrite)
     runner = _experiments()[args.experiment][1]
     workers = getattr(args, "workers", None)
-    if workers is not None and workers < 1:
-        raise InputError(f"--workers: need at least 1, got {workers}")
     ds = runner(cfg) if args.experiment == "thm4" else runner(cfg, workers=workers)
-    path = store.write_dataset(ds, args.out, config=cfg, seed=cfg.seed)
+    path = store.write_dataset(ds, out, config=cfg, seed=cfg.seed, overwrite=args.overwrite)
     print(f"sim {args.experiment}: {_summary(ds)}; wrote {path}")
     return 0

@@ -9,9 +9,19 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Annotated
 
 from luckbench import sweep
+from luckbench.config import (NonNegativeInt, PositiveFloat, PositiveInt, Range, Workers, cpu_count, field_rule,
+                              scalar_parser)
 from luckbench.errors import InputError
+
+
+Jobs = Annotated[int, Range(ge=1, le=lambda: 4 * cpu_count())]  # more would only queue for the CPUs
+
+
+def _typed(tp):
+    return scalar_parser(field_rule(tp))
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -19,17 +29,18 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="DIR", help="result folder (default: the spec's `out`)")
     parser.add_argument("--executor", choices=("local", "slurm"), default="local",
                         help="local: a pool of processes on this machine; slurm: a submitit job array")
-    parser.add_argument("--jobs", type=int, help="local: runs at once (default: CPUs // threads-per-run)")
-    parser.add_argument("--threads-per-run", type=int,
+    parser.add_argument("--jobs", type=_typed(Jobs), help="local: runs at once, at most 4 x the CPUs "
+                        "(default: CPUs // threads-per-run)")
+    parser.add_argument("--threads-per-run", type=_typed(Workers),
                         help="OMP/MKL threads per run (default: CPUs // jobs; slurm: --cpus-per-task)")
     parser.add_argument("--dry-run", action="store_true", help="print the planned commands and exit")
     slurm = parser.add_argument_group("slurm (submitit)")
     slurm.add_argument("--partition", help="Slurm partition")
-    slurm.add_argument("--time", type=int, default=60, metavar="MIN", help="time limit per run, minutes (default 60)")
-    slurm.add_argument("--gpus", type=int, default=0, help="GPUs per run (default 0)")
-    slurm.add_argument("--cpus-per-task", type=int, default=1, help="CPUs per run (default 1)")
-    slurm.add_argument("--mem-gb", type=float, help="memory per run, GB")
-    slurm.add_argument("--array-parallelism", type=int, default=64,
+    slurm.add_argument("--time", type=_typed(PositiveInt), default=60, metavar="MIN", help="time limit per run, minutes (default 60)")
+    slurm.add_argument("--gpus", type=_typed(NonNegativeInt), default=0, help="GPUs per run (default 0)")
+    slurm.add_argument("--cpus-per-task", type=_typed(PositiveInt), default=1, help="CPUs per run (default 1)")
+    slurm.add_argument("--mem-gb", type=_typed(PositiveFloat), help="memory per run, GB")
+    slurm.add_argument("--array-parallelism", type=_typed(PositiveInt), default=64,
                        help="at most this many array tasks at once (default 64)")
     slurm.add_argument("--cluster", choices=("slurm", "local"), default="slurm",
                        help="submitit cluster; `local` runs the jobs on this machine (testing)")
@@ -37,22 +48,14 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                        help="wait for the jobs and report (default) or submit and exit")
 
 
-def _positive(value: int | None, flag: str) -> None:
-    if value is not None and value < 1:
-        raise InputError(f"{flag}: must be at least 1, got {value}")
-
-
 def run(args: argparse.Namespace) -> int:
     spec = sweep.load_spec(args.spec)
     out = args.out or spec.out
     if not out:
         raise InputError("--out: no result folder given (and the spec has no `out`)")
-    for value, flag in ((args.jobs, "--jobs"), (args.threads_per_run, "--threads-per-run"),
-                        (args.time, "--time"), (args.cpus_per_task, "--cpus-per-task"),
-                        (args.array_parallelism, "--array-parallelism")):
-        _positive(value, flag)
     if args.dry_run:
         runs = sweep.plan(spec, out)
+        sweep.validate_plan(spec, runs)
         for r in runs:
             state = "done" if Path(r.result).is_file() else "todo"
             print(f"{r.name} [{state}] luckbench {' '.join(r.argv[3:]) if spec.program is None else ' '.join(r.argv)}")

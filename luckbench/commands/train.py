@@ -18,6 +18,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from luckbench import store
 from luckbench.config import add_dataclass_arguments, from_args
 from luckbench.empirical import presets
 from luckbench.empirical.presets import TrainConfig
@@ -57,6 +58,7 @@ def add_parser(parser: argparse.ArgumentParser, shown: str | None = None) -> Non
                         help="continue from FILE.nc.ckpt when it exists (written at most once a minute)")
     parser.add_argument("--keep-checkpoint", action="store_true",
                         help="keep FILE.nc.ckpt after the result is written (to extend the run later)")
+    store.add_overwrite_argument(parser)
     add_dataclass_arguments(parser, TrainConfig, shown=None if shown is None else presets.PRESETS[shown])
 
 
@@ -73,6 +75,11 @@ def checkpoint_path(out: Path) -> Path:
     return out.with_name(out.name + ".ckpt")
 
 
+def preflight(args: argparse.Namespace) -> TrainConfig:
+    """The configuration the preset and flags describe (InputError on a bad preset or value)."""
+    return from_args(TrainConfig, args, base=presets.preset(args.preset))
+
+
 def run(args: argparse.Namespace) -> int:
     if args.preset is not None:
         presets.preset(args.preset)  # an unknown name is an InputError, help or not
@@ -83,18 +90,16 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{'--preset NAME' if args.preset is None else '--out FILE.nc'} is required "
                          "(luckbench train --help lists the presets)")
     from luckbench.empirical import train
-    from luckbench.store import write_dataset
 
-    cfg = from_args(TrainConfig, args, base=presets.preset(args.preset))
-    out = Path(args.out)
-    if out.is_dir():
-        raise InputError(f"--out: {out} is a folder; give a file name such as run.nc")
+    cfg = preflight(args)
+    out = store.prepare_output(args.out, overwrite=args.overwrite)
     ckpt = checkpoint_path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     res = train.train(cfg, checkpoint=ckpt, resume=args.resume)
     ds = train.result_dataset(res)
     ds.attrs["preset"] = args.preset
-    write_dataset(ds, out, config={"preset": args.preset, **dataclasses.asdict(cfg)}, seed=cfg.seed)
+    store.write_dataset(ds, out, config={"preset": args.preset, **dataclasses.asdict(cfg)}, seed=cfg.seed,
+                        overwrite=args.overwrite)
     if not args.keep_checkpoint and ckpt.exists():
         ckpt.unlink()
     stored = len(ds.epoch) - 1
