@@ -67,7 +67,7 @@ SIZES = {
                      "--lr", "0.05"],
                     ["--preset", "smoke", "--teacher", "20,120,120,120,10", "--width-mult", "2", "--epochs", "1",
                      "--steps-per-epoch", "20", "--valid-samples", "256"]),
-    "digits": (["--epochs", "8"], ["--epochs", "1"]),
+    "digits": (["--epochs", "5"], ["--epochs", "1"]),
     "train-digits": (["--preset", "digits-fc", "--epochs", "4", "--teacher-epochs", "8"],
                      ["--preset", "digits-fc", "--epochs", "1", "--teacher-epochs", "1", "--width-mult", "2"]),
     "feasibility": (([0.5, 1, 2, 3, 4, 5, 6, 7, 8, 10, 15, 20, 30, 45], list(range(2, 9))), ([2, 10], [2, 3])),
