@@ -62,6 +62,7 @@ import xarray as xr
 
 from luckbench.config import config_hash
 from luckbench.errors import InputError
+from luckbench.progress import progress as progress_bar
 from luckbench.sim.parallel import default_workers
 from luckbench.store import atomic_path
 
@@ -353,12 +354,6 @@ def run_sweep(spec: SweepSpec, out_dir: str | os.PathLike, *, executor: str = "l
     return outcome
 
 
-def _progress(total: int, enabled: bool, desc: str):
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="run", disable=not enabled, file=sys.stderr, dynamic_ncols=True)
-
-
 def _record(outcome: SweepOutcome, run: Run, code: int | None, error: str = "") -> None:
     if code == 0:
         outcome.done.append(run)
@@ -367,7 +362,7 @@ def _record(outcome: SweepOutcome, run: Run, code: int | None, error: str = "") 
 
 
 def _run_local(todo: list[Run], jobs: int, outcome: SweepOutcome, progress: bool) -> None:
-    with _progress(len(todo), progress, "sweep") as bar, cf.ThreadPoolExecutor(max_workers=jobs) as pool:
+    with progress_bar(len(todo), "sweep", enabled=progress) as bar, cf.ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(execute_run, run): run for run in todo}
         for fut in cf.as_completed(futures):
             run = futures[fut]
@@ -399,7 +394,7 @@ def _run_slurm(todo: list[Run], opts: SlurmOptions, out_dir: Path, outcome: Swee
     if not opts.wait:
         return
     pending = dict(zip(job_list, todo))
-    with _progress(len(todo), progress, "sweep (slurm)") as bar:
+    with progress_bar(len(todo), "sweep (slurm)", enabled=progress) as bar:
         while pending:
             for job in [j for j in pending if j.done()]:
                 run = pending.pop(job)

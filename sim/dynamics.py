@@ -30,21 +30,22 @@ GRADIENTS = ("factorised", "exact")
 
 
 def project_rows(w: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """P_W(G): g_j - (w^_j . g_j) w^_j with w^_j = w_j / ||w_j||."""
-    w_hat = w / np.linalg.norm(w, axis=1, keepdims=True)
-    return g - np.sum(w_hat * g, axis=1, keepdims=True) * w_hat
+    """P_W(G): g_j - (w^_j . g_j) w^_j with w^_j = w_j / ||w_j|| (rows on the last axis; any leading
+    axes, such as the seeds of :mod:`luckbench.sim.batched`, are batch axes)."""
+    w_hat = w / np.linalg.norm(w, axis=-1, keepdims=True)
+    return g - np.sum(w_hat * g, axis=-1, keepdims=True) * w_hat
 
 
 def project_cols(v: np.ndarray, g: np.ndarray) -> np.ndarray:
     """Column-wise projection: g_c - (v^_c . g_c) v^_c (mode ``code``)."""
-    return project_rows(v.T, g.T).T
+    return np.swapaxes(project_rows(np.swapaxes(v, -1, -2), np.swapaxes(g, -1, -2)), -1, -2)
 
 
 def extended_gram(gram: np.ndarray, mean_left: np.ndarray, mean_right: np.ndarray) -> np.ndarray:
-    """[[L, E f], [E f*^T, 1]]: the Gram matrix with the constant hidden unit appended."""
-    top = np.concatenate([gram, mean_left[:, None]], axis=1)
-    bottom = np.concatenate([mean_right, [1.0]])[None, :]
-    return np.concatenate([top, bottom], axis=0)
+    """[[L, E f], [E f*^T, 1]]: the Gram matrix with the constant hidden unit appended (leading axes batch)."""
+    top = np.concatenate([gram, mean_left[..., None]], axis=-1)
+    bottom = np.concatenate([mean_right, np.ones(mean_right.shape[:-1] + (1,))], axis=-1)[..., None, :]
+    return np.concatenate([top, bottom], axis=-2)
 
 
 class Dynamics:

@@ -25,13 +25,13 @@ SCHEMES = ("orthogonal", "paper", "code", "random")
 
 
 def normalize_rows(a: np.ndarray) -> np.ndarray:
-    """a / ||a_j|| row-wise."""
-    return a / np.linalg.norm(a, axis=1, keepdims=True)
+    """a / ||a_j|| row-wise (rows on the last axis; leading axes batch)."""
+    return a / np.linalg.norm(a, axis=-1, keepdims=True)
 
 
 def normalize_cols(a: np.ndarray) -> np.ndarray:
-    """a / ||a_:,c|| column-wise."""
-    return a / np.linalg.norm(a, axis=0, keepdims=True)
+    """a / ||a_:,c|| column-wise (columns on the second-to-last axis; leading axes batch)."""
+    return a / np.linalg.norm(a, axis=-2, keepdims=True)
 
 
 def max_teachers(scheme: str, dim: int) -> int:
