@@ -23,6 +23,7 @@ import xarray as xr
 from luckbench.errors import InputError
 from luckbench.sim import thm5
 from luckbench.sim.diagnostics import population_loss, rho_bar
+from luckbench.sim.provenance import attach_run
 from luckbench.sim.parallel import map_tasks
 
 
@@ -81,4 +82,4 @@ def run(cfg: OverparamConfig, workers: int | None = None) -> xr.Dataset:
                 "iteration": ("time", iterations)},
     )
     ds.attrs.update({"result_kind": "overparam", "mode": cfg.mode})
-    return ds
+    return attach_run(ds, cfg)

@@ -28,6 +28,7 @@ import xarray as xr
 from luckbench.errors import InputError
 from luckbench.sim import thm5
 from luckbench.progress import progress as progress_bar
+from luckbench.sim.provenance import attach_run
 from luckbench.sim.parallel import map_tasks
 
 
@@ -115,4 +116,4 @@ def run(cfg: ProtocolConfig, workers: int | None = None, progress: bool = True) 
                 "iteration": ("time", iterations)},
     )
     ds.attrs.update({"result_kind": "thm5_protocol", "mode": cfg.mode, "u_nodes": m})
-    return ds
+    return attach_run(ds, cfg)

@@ -19,7 +19,12 @@ Stored (result_kind ``thm5``; dims ``seed``, ``time``, ``node`` = the n hidden s
 * ``gamma``, ``d_bar``, ``lambda_bar``, ``feasible`` ``(seed, time)`` - Theorem 5's constants
   (``luckbench.theory.theorem5``, mode ``fixed``) if the theorem were started from the state at that
   time (theta0 = the largest u-angle, W_r0 = W_r(t), V0 = V(t)); NaN at the times not evaluated;
-* ``iteration(time)`` for discrete runs (time = lr * iteration).
+* ``iteration(time)`` for discrete runs (time = lr * iteration);
+* flow runs only: ``v_row_norm``, ``theta_u`` and ``v_err_u`` carry ``resolution_limit`` and the CF
+  flag variables ``<name>_status`` (:mod:`luckbench.sim.resolution`): below the limit they are solver noise.
+
+All seeds are integrated as one batched state (:mod:`luckbench.sim.batched`) unless ``gradient`` is
+``exact``; the returned Dataset carries the ``config`` and ``seed`` it ran with.
 
 Non-Gaussian inputs (``inputs`` uniform or laplace, unit variance) use Monte Carlo moments over a
 fixed sample of ``mc_samples`` points (and fresh mini-batches from the same law when ``batch``);
@@ -39,7 +44,9 @@ from luckbench.sim.diagnostics import cancelling_pairs, paired_angles, populatio
 from luckbench.sim.dynamics import GRADIENTS, Dynamics
 from luckbench.datasets.samplers import SAMPLERS
 from luckbench.sim.kernel import GaussianKernel, SampleKernel, augment
+from luckbench.sim.provenance import attach_run
 from luckbench.sim.parallel import default_workers, map_tasks
+from luckbench.sim.resolution import flag_unresolved, resolution_limit
 from luckbench.sim.teachers import SCHEMES, perturbed_students, teacher, top_teacher
 
 CONSTANT_NAMES = ("gamma", "d_bar", "lambda_bar", "feasible")
@@ -253,4 +260,8 @@ def run(cfg: Thm5Config, workers: int | None = 1) -> xr.Dataset:
     ds["theta_u"].attrs["units"] = "rad"
     ds.attrs.update({"result_kind": "thm5", "mode": cfg.mode, "u_nodes": cfg.teacher[1],
                      "integrator": "solve_ivp" if cfg.t_end is not None else ("minibatch" if cfg.batch else "euler")})
-    return ds
+    if cfg.t_end is not None:  # the flow's late values are solver noise below the limit (the iteration's are exact)
+        limit = resolution_limit(cfg.rtol, cfg.atol)
+        for name in ("v_row_norm", "theta_u", "v_err_u"):
+            flag_unresolved(ds, name, limit)
+    return attach_run(ds, cfg)
