@@ -21,6 +21,7 @@ COMMANDS = {
     "audit": ("luckbench.commands.audit", "audit BatchNorm biases of VGG-BN / ResNet weights"),
     "report": ("luckbench.commands.report", "write a comparison report from stored results"),
     "sweep": ("luckbench.commands.sweep", "run a resumable grid of commands (local or Slurm)"),
+    "reproduce": ("luckbench.commands.reproduce", "run one of the paper's experiments (experiments/*.toml)"),
     "demo": ("luckbench.commands.demo", "the quick end-to-end pass behind `make demo`"),
 }
 

@@ -19,7 +19,9 @@ Keys are flag names (``t_end`` and ``t-end`` are the same flag). Values: numbers
 passed as ``--flag VALUE``, lists in ``[fixed]`` as ``--flag a,b,c``, booleans as ``--flag`` /
 ``--no-flag``. Optional keys: ``seed_flag`` (default ``"--seed"``; ``""`` passes no seed),
 ``out_flag`` (default ``"--out"``), and ``program`` (a list of argv words used instead of
-``luckbench <command>``, for sweeping your own script that accepts ``--out FILE``).
+``luckbench <command>``, for sweeping your own script that accepts ``--out FILE``), and an
+``[about]`` table that the sweep ignores (``luckbench reproduce`` reads its title, source and ledger
+rows; see :mod:`luckbench.reproduce`).
 
 Each run is one subprocess ``python -m luckbench.cli <command> <flags> --out DIR/<hash>.nc``,
 where ``<hash>`` is :func:`luckbench.config.config_hash` of ``{"command", "params", "seed"}``.
@@ -68,7 +70,7 @@ from luckbench.store import atomic_path
 
 MANIFEST = "sweep.json"
 LOCK = ".sweep.lock"
-_SPEC_KEYS = {"command", "program", "seeds", "seed_flag", "out", "out_flag", "fixed", "grid"}
+_SPEC_KEYS = {"command", "program", "seeds", "seed_flag", "out", "out_flag", "fixed", "grid", "about"}
 
 # Runs `argv` after asking the kernel to SIGKILL it when the sweep thread that started it dies.
 _LAUNCHER = (
