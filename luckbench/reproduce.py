@@ -36,9 +36,9 @@ STEP_FLOOR_SECONDS = 3e-4
 # Conv steps from their FLOPs at the FC step's throughput: 6 x 2.5 M parameters x 64 samples per
 # 14 ms, about 69 GFLOP/s on 2 cores.
 CPU_FLOPS = 69e9
-# Seed-batched Thm 5 mini-batch step (benchmarks/protocol42.py, 32 seeds, under load): per seed and
-# iteration a + b n^2 with a = 1.1e-4 s and b = 7.7e-9 s (n = 40: 3.9 ms, n = 200: 13.3 ms per step).
-SIM_STEP_A, SIM_STEP_B = 1.1e-4, 7.7e-9
+# Seed-batched Thm 5 mini-batch step (benchmarks/protocol42.py, 32 seeds, CPU seconds, machine under
+# load): per seed and iteration a + b n^2 (n = 40: 4.9 ms, n = 200: 16.6 ms per 32-seed step).
+SIM_STEP_A, SIM_STEP_B = 1.35e-4, 9.6e-9
 OTHER_RUN_SECONDS = 2.0  # any other command: a nominal per-run cost (the Thm 4 sims take ~1-2 s)
 START_SECONDS = 3.0  # Python + torch start-up of each run's subprocess
 

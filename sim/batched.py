@@ -14,7 +14,8 @@ Kernels:
 
 * :class:`BatchedGaussianKernel` - the closed forms of ``luckbench.theory.kernels``: each seed's pair
   geometry comes from the same ``_pairs`` as a per-seed call, stacked, and one call of the per-pair
-  forms evaluates psi_d / psi_l for every seed (a thin wrapper; the kernels themselves are untouched);
+  forms (``kernels._psi_d`` / ``kernels._psi_l``, the bodies of psi_d / psi_l) evaluates them for every
+  seed: a thin wrapper, the kernels' numerics are shared, not copied;
 * :class:`BatchedSampleKernel` - Monte Carlo / mini-batch moments over X~ (S, N, D). The gate
   products G^T G are exact integer counts, so they run in float32 (exact up to N = 2^24, half the
   cost of float64); the V term is formed as F~^T (F~* V* - F~ V) / N without the n x n Gram L
@@ -31,7 +32,7 @@ from luckbench.sim.dynamics import Dynamics, block_kron_identity, extended_gram,
 from luckbench.sim.kernel import GaussianKernel, SampleKernel, augment
 from luckbench.theory import kernels
 
-CHUNK_BYTES = 2.5e6  # seeds per batched product: as many as keep one (chunk, n, n) float64 array in cache
+CHUNK_BYTES = 3e5  # seeds per batched product: as many as keep one (chunk, n, n) float64 array in cache
 _EXACT_FLOAT32_COUNT = 2 ** 24  # float32 sums of 0/1 products are exact integers up to this sample size
 
 
@@ -183,9 +184,10 @@ class BatchedDynamics:
     def velocity(self, w: np.ndarray, v: np.ndarray, kernel=None, *, project: bool = True):
         """(dW/dt, dV/dt) of every seed: P_W[(H* W* - H W) L0] and L* V* - L V (projected in ``code``).
 
-        Evaluated in groups of seeds whose (chunk, n, n) intermediates fit CHUNK_BYTES, so they stay in
-        cache (measured under load at n = 200, 32 seeds: 8.7 ms per step in chunks of 8 against 16 ms all
-        at once; small n keeps all seeds in one group, where the per-call overhead dominates)."""
+        Evaluated in groups of seeds whose (chunk, n, n) float64 intermediates fit CHUNK_BYTES, so they stay
+        in cache (measured under load, 32 seeds, CPU ms per step: n = 100, 3 seeds per group 6.0 against 11.3
+        for all 32; n = 200, 1-3 seeds 13.6-14.5 against 28; small n keeps ~20 seeds per group, where the
+        per-call overhead dominates)."""
         kernel = self.kernel if kernel is None else kernel
         dw, dv = np.empty_like(w), np.empty_like(v)
         chunk = max(1, int(CHUNK_BYTES // (8 * self.n ** 2)))
