@@ -1,4 +1,6 @@
 """Seed-batched Theorem 5 dynamics (luckbench.sim.batched) against the per-seed integrations."""
+import json
+
 import numpy as np
 import pytest
 
@@ -7,8 +9,8 @@ from luckbench.sim import batched, protocol, thm5
 SEEDS = 3
 
 
-def _both(**kw):
-    cfg = thm5.Thm5Config(teacher=(5, 3, 4), node_multi=2, seeds=SEEDS, constants_points=0, **kw)
+def _both(teacher=(5, 3, 4), **kw):
+    cfg = thm5.Thm5Config(teacher=teacher, node_multi=2, seeds=SEEDS, constants_points=0, **kw)
     return thm5.simulate_batched(cfg, range(SEEDS)), [thm5.simulate(cfg, i) for i in range(SEEDS)]
 
 
@@ -35,9 +37,10 @@ def test_batched_discrete_iteration_reproduces_every_seed_to_float_precision(kw)
 
 @pytest.mark.parametrize("method", ["RK45", "KronBDF"])
 def test_batched_flow_agrees_with_per_seed_flows_to_solver_tolerance(method):
-    batch, loop = _both(t_end=2.0, n_times=3, method=method, rtol=1e-9, atol=1e-12)
+    small = dict(teacher=(3, 2, 2), t_end=1.0, n_times=2, method=method)
+    batch, loop = _both(rtol=1e-9, atol=1e-12, **small)
     assert _max_diff(batch, loop) < 1e-6
-    loose, _ = _both(t_end=2.0, n_times=3, method=method, rtol=1e-3, atol=1e-6)
+    loose, _ = _both(rtol=1e-3, atol=1e-6, **small)
     assert _max_diff(loose, loop) > _max_diff(batch, loop)  # the agreement is the solver's, not by construction
 
 
@@ -62,6 +65,7 @@ def test_seed_grouping_does_not_change_a_discrete_run():
                           constants_points=0)
     one, two = thm5.run(cfg, workers=1), thm5.run(cfg, workers=2)
     np.testing.assert_allclose(one["v_row_norm"].values, two["v_row_norm"].values, rtol=0, atol=1e-14)
+    assert one.attrs["seed"] == 0 and json.loads(one.attrs["config"])["node_multi"] == 2  # run() says what it ran
 
 
 def test_protocol_cell_batched_equals_per_seed_loop():
