@@ -1,7 +1,7 @@
 """Input laws as numpy samplers: ``sampler = LAW(d, sigma)``, then ``sampler(n, rng) -> (n, d)``.
 
 The isotropic Gaussian x ~ N(0, sigma^2 I_d) is the input distribution of the paper's GAUS
-experiments and of the closed-form kernels in :mod:`luckbench.theory.kernels` (math.md sec. 0);
+experiments and of the closed-form kernels in :mod:`luckbench.theory.kernels` (docs/math.md sec. 0);
 :mod:`luckbench.theory.montecarlo` draws from it to cross-check the closed forms. The uniform and
 Laplace laws (same mean 0 and covariance sigma^2 I, lighter and heavier tails) probe how far the
 Gaussian-input results carry over (Monte Carlo kernels in ``luckbench.sim``).

@@ -47,7 +47,7 @@ if TYPE_CHECKING:  # torch is imported where a model is audited, so the report l
 DEFAULT_NEAR_ZERO_TOL = 1e-3
 
 # Percentage of BN biases <= 0 per BN layer in module order, torchvision ImageNet weights, from
-# the authors' later notebook (facebookresearch/luckmatters); see spec/reference.md.
+# the authors' later notebook (facebookresearch/luckmatters); see docs/experiments.md.
 PUBLISHED_PCT_NONPOSITIVE: dict[str, tuple[float, ...]] = {
     "vgg19_bn": (81.25, 54.69, 71.88, 64.84, 75.39, 76.17, 77.34, 89.45, 98.05, 97.07,
                  96.48, 99.22, 99.22, 99.41, 99.22, 100.00),

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from luckbench.errors import InputError
+from luckbench.theory.network import eval_bn_affine
 
 
 def unit_view(a: torch.Tensor) -> torch.Tensor:
@@ -221,8 +222,7 @@ def evaluate(student: nn.Module, teacher: nn.Module, x: torch.Tensor, *, labels:
 def _bn_scale(bn: nn.Module | None) -> torch.Tensor | None:
     if not isinstance(bn, nn.modules.batchnorm._BatchNorm):
         return None
-    scale = torch.rsqrt(bn.running_var + bn.eps)
-    return scale * bn.weight if bn.weight is not None else scale
+    return eval_bn_affine(bn)[0]
 
 
 def effective_maps(net: nn.Module) -> list[torch.Tensor]:

@@ -1,12 +1,11 @@
 """netCDF I/O for results: one run, one file, written atomically with provenance attributes.
 
 Every stored file carries ``luckbench_version``, ``created`` (ISO time), ``command``, ``config``
-(JSON of the full configuration) and ``seed`` (design.md, "Stored results").
+(JSON of the full configuration) and ``seed`` (README.md, "Layers").
 """
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime as _dt
 import json
 import os
@@ -18,32 +17,16 @@ from typing import Any, Iterator
 import numpy as np
 import xarray as xr
 
+from luckbench import jsonsafe
 from luckbench.errors import InputError
 
 REQUIRED_ATTRS = ("luckbench_version", "created", "command", "config", "seed")
 
 
-def _jsonable(obj: Any) -> Any:
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return _jsonable(dataclasses.asdict(obj))
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating,)):
-        return float(obj)
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
-
-
 def to_json(obj: Any) -> str:
-    """Stable JSON (sorted keys) of a config: dataclasses, numpy scalars and paths included."""
-    return json.dumps(_jsonable(obj), sort_keys=True)
+    """Stable strict JSON (sorted keys) of a config: dataclasses, numpy scalars and paths included;
+    non-finite floats as "inf" / "-inf" / "nan" (:mod:`luckbench.jsonsafe`)."""
+    return jsonsafe.dumps(obj)
 
 
 def _netcdf_safe_attrs(attrs: dict) -> dict:

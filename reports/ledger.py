@@ -1,12 +1,12 @@
 """The claims ledger: every claim of the paper, what the theory layer says, what was measured.
 
 One :class:`Row` per claim (Assumptions 1-3, Lemmas 1-4, Theorems 1-5, and the empirical claims
-of Sec. 4 and the v4 text, listed in reference.md). Each row is filled from the stored results only:
+of Sec. 4 and the v4 text, listed in docs/experiments.md). Each row is filled from the stored results only:
 
 * ``theory`` - the check's statement, bound and preconditions (result_kind ``checks``) and the
   feasibility maps (``feasibility``);
 * ``measured`` - the numbers from simulations and training runs;
-* ``published`` - the paper's or the authors' number, where one exists (reference.md);
+* ``published`` - the paper's or the authors' number, where one exists (docs/experiments.md);
 * ``verdict`` - one of :data:`VERDICTS`. With several results for one claim, any "fails" makes
   the row fail, else any "holds" makes it hold, else "preconditions unmet", else "not run";
   the ``measured`` text says how many results agree.
@@ -35,7 +35,7 @@ OVERPARAM_Z = 2.0       # "over-parameterisation helps": a narrower width may be
 EARLY_RANK_MAX = 0.25   # "winners rank early": r-bar at the first epoch after init below this, every layer
 THM5_GAP_MIN = 0.0      # u/r separation: mean u-row norm minus mean r-row norm at the end must exceed this
 
-# Published numbers (reference.md, "Published BN-bias numbers"): percent of BN biases <= 0 per layer,
+# Published numbers (docs/experiments.md, "Published BN-bias numbers"): percent of BN biases <= 0 per layer,
 # the BN audit's own table (one copy, in luckbench.empirical.bn_audit).
 PUBLISHED_NONPOSITIVE_PCT = PUBLISHED_PCT_NONPOSITIVE
 PUBLISHED_OVERALL = {"vgg19_bn": "about 92.9 % of 5,504 channels"}
@@ -514,12 +514,12 @@ THEORY_NOTES = {
 }
 
 PUBLISHED_NOTES = {
-    "A3": "math.md reference values: paper's teacher scheme eps_d median 0.746 (m = 50), 0.670 (m = 10); "
+    "A3": "docs/math.md reference values: paper's teacher scheme eps_d median 0.746 (m = 50), 0.670 (m = 10); "
           "orthogonal zero-bias eps_d = 0.5",
-    "T4": "math.md reference: sim converges far outside the guarantee (m = 5, theta0 = 45 deg: max sin theta "
+    "T4": "docs/math.md reference: sim converges far outside the guarantee (m = 5, theta0 = 45 deg: max sin theta "
           "0.71 -> 1.5e-8 at t = 200)",
     "E1": "paper: rho-bar grows, toward 1 in layer 0 (Fig. 7, no number printed); released code, FC "
-          "50-75-100-125: layer-0 rho-bar about 0.66 after 1 epoch (reference.md)",
+          "50-75-100-125: layer-0 rho-bar about 0.66 after 1 epoch (docs/experiments.md)",
     "E2": "paper: layer 0 (closest to the input) shows the best match with the teacher (Fig. 7 caption)",
     "E3": "paper: final winners rank well early (Fig. 7, no number printed)",
     "E4": "paper: BN helps FC 50-75-100-125 and the CNN, hurts FC 10-15-20-25 (Fig. 9a)",

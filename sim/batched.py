@@ -28,7 +28,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from luckbench.errors import InputError
-from luckbench.sim.dynamics import Dynamics, block_kron_identity, extended_gram, project_cols, project_rows
+from luckbench.sim.dynamics import Dynamics, block_kron_identity, extended_gram, project_cols
+from luckbench.theory.geometry import project_rows
 from luckbench.sim.kernel import GaussianKernel, SampleKernel, augment
 from luckbench.theory import kernels
 
@@ -210,7 +211,7 @@ class BatchedDynamics:
             g = g @ l0
         dv = kernel.v_residual(w, w_star, v, v_star, self.top_bias)
         if project:
-            g = project_rows(w, g)
+            g = project_rows(g, w)
             if self.mode == "code":
                 dv = project_cols(v, dv)
         return g, dv

@@ -1,10 +1,10 @@
-"""Quantities logged along a trajectory (math.md sec 4, "Diagnostics to log"). Rows are nodes.
+"""Quantities logged along a trajectory (docs/math.md sec 4, "Diagnostics to log"). Rows are nodes.
 
 * angles theta_j = angle(w_j, w*_j) (radians; sin theta_j = ||P_perp(w*_j) w_j|| for unit rows);
 * row norms ||v_j|| of the fan-out matrix (bias row excluded) and the u-set error ||v_j - v*_j||;
 * the r-set drift ||w_j^t - w_j^0||;
 * cancelling pairs: r-nodes a, b with cos(w_a, w_b) ~ 1 and v_a + v_b ~ 0 (both non-negligible),
-  the stationary configuration in which V_r -> 0 fails (math.md sec 4);
+  the stationary configuration in which V_r -> 0 fails (docs/math.md sec 4);
 * the population loss J = 1/2 E||y - y*||^2 and the paper's normalised correlation rho-bar.
 """
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Right-hand sides of the Thm 4 and Thm 5 dynamics in whitened augmented coordinates.
 
-Row convention (the transpose of math.md's columns): W (n, D) and W* (m, D) have one row per
+Row convention (the transpose of docs/math.md's columns): W (n, D) and W* (m, D) have one row per
 hidden node; V (n [+1], C) and V* (m [+1], C) have one row per hidden node's fan-out (row j = v_j),
-plus a last row for the top-layer bias when ``top_bias`` (a constant hidden unit, math.md sec 4).
-In this convention math.md's column equations read
+plus a last row for the top-layer bias when ``top_bias`` (a constant hidden unit, docs/math.md sec 4).
+In this convention docs/math.md's column equations read
 
 * Eq. (Thm 5, W):  dW/dt = P_W[(H* W* - H W) L0],  H = (V V^T) o D (n x n),  H* = (V V*^T) o D* (n x m);
 * Eq. (Thm 5, V):  dV/dt = L* V* - L V  (no projection, mode ``paper``; mode ``code`` also projects
@@ -12,7 +12,7 @@ In this convention math.md's column equations read
 
 D = psi_d(W, W), D* = psi_d(W, W*), L = psi_l(W, W), L* = psi_l(W, W*); P_W projects each row w_j
 onto the tangent space of its sphere, P(g)_j = g_j - (w^_j . g_j) w^_j. The bias unit is excluded
-from beta/H (math.md sec 4, "restricted to real nodes").
+from beta/H (docs/math.md sec 4, "restricted to real nodes").
 
 ``gradient="exact"`` replaces the Assumption-1 factorised W term by the population gradient
 E[g_j x~] of J = 1/2 E||y* - y||^2 (Eq. 15), via the Stein companion E[1(u_j>0) relu(u_k) x~]:
@@ -24,21 +24,15 @@ import numpy as np
 from scipy import sparse
 
 from luckbench.errors import InputError
+from luckbench.theory.geometry import project_rows
 
 MODES = ("paper", "code", "fixed")
 GRADIENTS = ("factorised", "exact")
 
 
-def project_rows(w: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """P_W(G): g_j - (w^_j . g_j) w^_j with w^_j = w_j / ||w_j|| (rows on the last axis; any leading
-    axes, such as the seeds of :mod:`luckbench.sim.batched`, are batch axes)."""
-    w_hat = w / np.linalg.norm(w, axis=-1, keepdims=True)
-    return g - np.sum(w_hat * g, axis=-1, keepdims=True) * w_hat
-
-
 def project_cols(v: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """Column-wise projection: g_c - (v^_c . g_c) v^_c (mode ``code``)."""
-    return np.swapaxes(project_rows(np.swapaxes(v, -1, -2), np.swapaxes(g, -1, -2)), -1, -2)
+    """Column-wise projection: g_c - (v^_c . g_c) v^_c (mode ``code``; leading axes batch)."""
+    return np.swapaxes(project_rows(np.swapaxes(g, -1, -2), np.swapaxes(v, -1, -2)), -1, -2)
 
 
 def extended_gram(gram: np.ndarray, mean_left: np.ndarray, mean_right: np.ndarray) -> np.ndarray:
@@ -106,7 +100,7 @@ class Dynamics:
                  - np.einsum("jk,jkd->jd", beta, kernel.gate_relu_x(w, w)))
             if self.top_bias:
                 g += (vr @ (self.v_star[-1] - v[-1]))[:, None] * kernel.gate_x(w)
-        return project_rows(w, g) if project else g
+        return project_rows(g, w) if project else g
 
     def v_velocity(self, w: np.ndarray, v: np.ndarray, kernel=None, *, project: bool = True,
                    moments=None) -> np.ndarray:
@@ -179,7 +173,7 @@ def thm4_dynamics(w_star: np.ndarray, kernel, *, gradient: str = "factorised") -
 
 
 def a1_residual(dyn: Dynamics, w: np.ndarray, v: np.ndarray, *, project: bool = True) -> float:
-    """Assumption 1 along a trajectory: ||dW_exact - dW_fact||_F / ||dW_exact||_F (math.md sec 2, A1 item 2/3)."""
+    """Assumption 1 along a trajectory: ||dW_exact - dW_fact||_F / ||dW_exact||_F (docs/math.md sec 2, A1 item 2/3)."""
     exact = dyn.w_velocity(w, v, project=project, gradient="exact")
     fact = dyn.w_velocity(w, v, project=project, gradient="factorised")
     return float(np.linalg.norm(exact - fact) / np.linalg.norm(exact))

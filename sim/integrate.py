@@ -1,10 +1,10 @@
 """Integrators: ``scipy.integrate.solve_ivp`` for the flows, and the discrete (Euler/SGD) iteration.
 
-Time and iterations are tied by t = eta * iteration (math.md sec 4). The continuous flow preserves
+Time and iterations are tied by t = eta * iteration (docs/math.md sec 4). The continuous flow preserves
 every ||w_j|| exactly (the right-hand side is tangent to the spheres); the discrete step does not
-(||w + eta g||^2 = ||w||^2 + eta^2 ||g||^2, math.md Thm 3 note), so it renormalises by default.
+(||w + eta g||^2 = ||w||^2 + eta^2 ||g||^2, docs/math.md Thm 3 note), so it renormalises by default.
 
-The discrete variant with ``batch`` set is the authors' "matrix version" (math.md sec 4): each step
+The discrete variant with ``batch`` set is the authors' "matrix version" (docs/math.md sec 4): each step
 draws a fresh mini-batch X~ = [z, 1], uses batch estimates of L0, D, D*, L, L*, applies the
 unprojected update W += eta dW, V += eta dV and then renormalises (W's rows; V's columns in mode
 ``code``), which realises the projection.
@@ -23,7 +23,8 @@ from luckbench.datasets.samplers import gaussian_sampler
 from luckbench.sim.kernel import SampleKernel, augment
 from luckbench.sim.parallel import single_blas
 from luckbench.sim.stiff import KronBDF
-from luckbench.sim.teachers import normalize_cols, normalize_rows
+from luckbench.sim.teachers import normalize_cols
+from luckbench.theory.geometry import normalize_rows
 
 METHODS = ("LSODA", "RK45", "DOP853", "Radau", "BDF", "RK23", "KronBDF")
 IMPLICIT = ("Radau", "BDF")  # given Dynamics.jacobian (sparse); LSODA estimates its own dense one

@@ -3,13 +3,13 @@
 Two interchangeable kernels:
 
 * :class:`GaussianKernel` - closed forms of ``luckbench.theory.kernels`` for x~ = [z; 1] (or z),
-  z ~ N(0, I): whitened augmented coordinates, so L0 = E[x~ x~^T] = I (math.md sec 0).
+  z ~ N(0, I): whitened augmented coordinates, so L0 = E[x~ x~^T] = I (docs/math.md sec 0).
 * :class:`SampleKernel` - Monte Carlo moments over a fixed sample X~ (N, D) from any sampler
   (non-Gaussian inputs; with a fresh mini-batch per step it is the authors' "matrix version").
 
 Both return student-major matrices: D[j, k] = psi_d(w_j, w_k) (Eq. 5's gating overlap) and
 L[j, k] = psi_l(w_j, w_k) (activation Gram); ``relu_mean`` is E[relu(u_j)], the moment against the
-constant hidden unit that carries a top-layer bias (math.md sec 4).
+constant hidden unit that carries a top-layer bias (docs/math.md sec 4).
 """
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ class GaussianKernel:
                        self.relu_mean(w), self.relu_mean(w_star))
 
     def gate_relu_x(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """(n1, n2, D) = E[1(u_j > 0) relu(u_k) x~] (Stein companion, math.md sec 1)."""
+        """(n1, n2, D) = E[1(u_j > 0) relu(u_k) x~] (Stein companion, docs/math.md sec 1)."""
         z = self._pair(kernels.gate_relu_x, a, b)
         if not self.bias:
             return z

@@ -1,4 +1,4 @@
-"""The v4 Sec. 4.2 experiment ("Numerical Experiments of Thm. 5"), reconstructed in math.md sec 4.
+"""The v4 Sec. 4.2 experiment ("Numerical Experiments of Thm. 5"), reconstructed in docs/math.md sec 4.
 
 Teacher 10-20-30 (code scheme: entries {+-0.5, +-0.25, 0}, bias -0.1 in both layers, columns
 normalised), students with node_multi * 20 hidden nodes, u-set initialised with (alpha_W, alpha_V),

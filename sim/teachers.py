@@ -1,9 +1,9 @@
 """Teachers and initial students for the sim layer, in whitened augmented coordinates.
 
 Row convention: a weight matrix is (nodes, D), one row per node (like ``torch.nn.Linear.weight``);
-math.md uses columns, so every matrix here is the transpose of math.md's. A row is
+docs/math.md uses columns, so every matrix here is the transpose of docs/math.md's. A row is
 w~ = [s*w; b] (D = d + 1) when the model has a bias coordinate, or s*w (D = d) without one, so that
-w~ . x~ = w . x + b with x~ = [x/s; 1] and E[x~ x~^T] = I (math.md sec 0).
+w~ . x~ = w . x + b with x~ = [x/s; 1] and E[x~ x~^T] = I (docs/math.md sec 0).
 
 Teacher schemes (``SCHEMES``), all rows normalised to 1 in augmented coordinates:
 
@@ -19,14 +19,10 @@ from __future__ import annotations
 import numpy as np
 
 from luckbench.errors import InputError
+from luckbench.theory.geometry import normalize_rows
 from luckbench.theory.teacher_scheme import distinct_rows, max_distinct_rows
 
 SCHEMES = ("orthogonal", "paper", "code", "random")
-
-
-def normalize_rows(a: np.ndarray) -> np.ndarray:
-    """a / ||a_j|| row-wise (rows on the last axis; leading axes batch)."""
-    return a / np.linalg.norm(a, axis=-1, keepdims=True)
 
 
 def normalize_cols(a: np.ndarray) -> np.ndarray:

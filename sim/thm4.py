@@ -10,7 +10,7 @@ Stored (result_kind ``thm4``; dims ``time``, ``node``):
 * ``sin_theta_bound(time)`` - the continuous envelope S(0) exp(-d_bar gamma t) of
   ``luckbench.theory.theorem4`` (NaN where its preconditions fail);
 * ``norm_drift(time)`` - max_j | ||w_j|| - 1 | (the flow is not renormalised);
-* ``a1_residual(time)`` - Assumption 1's projected layer residual along the path (math.md sec 2);
+* ``a1_residual(time)`` - Assumption 1's projected layer residual along the path (docs/math.md sec 2);
 * with ``eta``: ``theta_discrete(time, node)`` from the Euler iteration at iteration = time / eta,
   ``iteration(time)`` and ``sin_theta_bound_discrete(time)`` (the discrete rate (1 - eta d_bar gamma)^t).
 

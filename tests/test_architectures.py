@@ -15,7 +15,7 @@ TORCHVISION = ("vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn", "resnet18", "resn
 PARAMS = {"vgg11_bn": 132_868_840, "vgg13_bn": 133_053_736, "vgg16_bn": 138_365_992,
           "vgg19_bn": 143_678_248, "resnet18": 11_689_512, "resnet34": 21_797_672,
           "resnet50": 25_557_032, "resnet101": 44_549_160}
-# (BN layers, BN channels): VGG from spec/reference.md; ResNet counted by hand from the block layout
+# (BN layers, BN channels): VGG from docs/experiments.md; ResNet counted by hand from the block layout
 # (resnet18: stem 64 + 4x64 + 4x128+128 + 4x256+256 + 4x512+512 = 4,800).
 BN = {"vgg11_bn": (8, 2752), "vgg13_bn": (10, 2944), "vgg16_bn": (13, 4224), "vgg19_bn": (16, 5504),
       "resnet18": (20, 4800), "resnet34": (36, 8512)}

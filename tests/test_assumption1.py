@@ -5,7 +5,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from luckbench.theory.assumption1 import (check, check_theorem2, mc_layer_dynamics, project_rows, relative_residual,
+from luckbench.theory.geometry import project_rows
+from luckbench.theory.assumption1 import (check, check_theorem2, mc_layer_dynamics, relative_residual,
                                           stein_two_layer)
 from luckbench.theory.checks import CheckSetup
 from luckbench.theory.network import NetSpec, ReLUNet, student_init_, teacher_student

@@ -1,4 +1,4 @@
-"""Assumption 2: zero-bias closed forms (math.md 3(i)), region constants, search, bad input."""
+"""Assumption 2: zero-bias closed forms (docs/math.md 3(i)), region constants, search, bad input."""
 import math
 
 import numpy as np
@@ -7,6 +7,7 @@ from hypothesis import given, settings, strategies as st
 from scipy.stats import special_ortho_group
 
 from luckbench.errors import InputError
+from luckbench.theory import geometry
 from luckbench.theory import assumption2 as a2
 from luckbench.theory.checks import CheckSetup
 
@@ -44,7 +45,7 @@ def test_profile_search_matches_kd_closed_form(theta, delta):
 
 
 def _random_rows(rng, m, dim):
-    return a2.unit_rows(rng.standard_normal((m, dim)))
+    return geometry.unit_rows(rng.standard_normal((m, dim)))
 
 
 @settings(max_examples=15)
@@ -58,8 +59,8 @@ def test_used_form_bounds_sampled_ratios_zero_bias(seed, theta_deg, m):
     trip = []
     for _ in range(16):
         j, k = rng.integers(m), rng.integers(m)
-        x = a2.cap_points(rows[j], region.radii[j], rng)[0]
-        y = a2.cap_points(rows[k], region.radii[k], rng)[0]
+        x = geometry.cap_points(rows[j], region.radii[j], rng)[0]
+        y = geometry.cap_points(rows[k], region.radii[k], rng)[0]
         trip += [(rows[j], x, rows[j]), (rows[j], rows[j], x)]  # self families
         if j != k:  # cross families (Eqs. 24, 26)
             trip += [(x, rows[k], y), (rows[k], rows[j], x)]
@@ -73,7 +74,7 @@ def test_used_form_bounds_sampled_ratios_zero_bias(seed, theta_deg, m):
 @settings(max_examples=5)
 @given(st.floats(1.0, 60.0), st.integers(1, 3), st.integers(0, 1000))
 def test_search_matches_exact_zero_bias(deg, m, seed):
-    """The search is a lower bound of the exact zero-bias constant and finds it (math.md 3(i))."""
+    """The search is a lower bound of the exact zero-bias constant and finds it (docs/math.md 3(i))."""
     rows = special_ortho_group.rvs(5, random_state=seed)[:m]
     region = a2.Region.caps(rows, deg * DEG, bias=False)
     for kind in ("d", "l"):
@@ -85,7 +86,7 @@ def test_search_matches_exact_zero_bias(deg, m, seed):
 
 
 def test_orthogonal_zero_bias_region_constant_is_local_form():
-    # base angle pi/2 + theta0, perturbation 2 sin(theta0/2): K = Psi(theta0)/(pi/2 - theta0) (math.md 3(iii))
+    # base angle pi/2 + theta0, perturbation 2 sin(theta0/2): K = Psi(theta0)/(pi/2 - theta0) (docs/math.md 3(iii))
     for deg in (1, 3, 5):
         t = deg * DEG
         K = a2.region_constant("d", a2.Region.caps(np.eye(3)[:2], t, bias=False)).K
@@ -94,7 +95,7 @@ def test_orthogonal_zero_bias_region_constant_is_local_form():
 
 @pytest.mark.parametrize("a, expected", [(0.0, 1.02), (-1.0, 4.4), (-3.0, 48.0)])
 def test_bias_table_orthogonal(a, expected):
-    """math.md 3(i): sampled K_d for orthogonal teachers with common standardised bias a, theta0 -> 0."""
+    """docs/math.md 3(i): sampled K_d for orthogonal teachers with common standardised bias a, theta0 -> 0."""
     rows = np.concatenate([np.eye(4)[:2], np.full((2, 1), a)], axis=1)
     K = a2.region_constant("d", a2.Region.caps(rows, 0.05 * DEG, bias=True), samples=64).K
     assert K == pytest.approx(expected, rel=0.08)
@@ -110,9 +111,9 @@ def test_printed_form_is_much_weaker():
 
 def test_augment_whitens():
     w = np.array([[1.0, -2.0], [0.5, 0.0]])
-    out = a2.augment(w, np.array([0.3, -1.0]), sigma=10.0)
+    out = geometry.augment(w, np.array([0.3, -1.0]), sigma=10.0)
     assert np.array_equal(out, [[10.0, -20.0, 0.3], [5.0, 0.0, -1.0]])
-    assert np.array_equal(a2.augment(w, sigma=2.0), 2 * w)
+    assert np.array_equal(geometry.augment(w, sigma=2.0), 2 * w)
 
 
 def test_bad_input():
@@ -124,11 +125,11 @@ def test_bad_input():
         with pytest.raises(InputError, match="theta0"):
             a2.Region.caps(np.eye(2), bad, bias=False)
     with pytest.raises(InputError, match="sigma"):
-        a2.augment(np.eye(2), sigma=0.0)
+        geometry.augment(np.eye(2), sigma=0.0)
     with pytest.raises(InputError, match="sigma"):
-        a2.augment(np.eye(2), sigma="x")
+        geometry.augment(np.eye(2), sigma="x")
     with pytest.raises(InputError, match="b"):
-        a2.augment(np.eye(2), [0.1, 0.2, 0.3])
+        geometry.augment(np.eye(2), [0.1, 0.2, 0.3])
     with pytest.raises(InputError, match="kind"):
         a2.region_constant("x", a2.Region.caps(np.eye(2), 0.1, bias=False))
 

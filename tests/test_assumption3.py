@@ -1,4 +1,4 @@
-"""Assumption 3: eps_d, eps_l reference values (math.md 3(ii)) and the ordered / "or" variants."""
+"""Assumption 3: eps_d, eps_l reference values (docs/math.md 3(ii)) and the ordered / "or" variants."""
 import math
 
 import numpy as np
@@ -8,6 +8,7 @@ from scipy.special import ndtr
 from scipy.stats import special_ortho_group
 
 from luckbench.errors import InputError
+from luckbench.theory import geometry
 from luckbench.theory import assumption2 as a2
 from luckbench.theory import assumption3 as a3
 from luckbench.theory.checks import CheckSetup
@@ -47,23 +48,23 @@ def test_ordered_and_or_variants():
 
 
 def _medians(m, seeds):
-    eps = np.array([[o.eps for o in a3.teacher_overlaps(a2.paper_teacher_rows((20, m, 1), bias=True, seed=s),
+    eps = np.array([[o.eps for o in a3.teacher_overlaps(geometry.teacher_rows((20, m, 1), bias=True, seed=s),
                                                         bias=True).values()] for s in range(seeds)])
     return np.median(eps, axis=0), eps
 
 
 def test_paper_scheme_m10():
     (med_d, med_l), eps = _medians(10, 20)
-    assert 0.612 <= med_d <= 0.796  # math.md: median 0.670, range [0.612, 0.796]
-    assert 0.55 <= med_l <= 0.70  # math.md: 0.614
-    rows = a2.paper_teacher_rows((20, 10, 1), bias=True, seed=0)
+    assert 0.612 <= med_d <= 0.796  # docs/math.md: median 0.670, range [0.612, 0.796]
+    assert 0.55 <= med_l <= 0.70  # docs/math.md: 0.614
+    rows = geometry.teacher_rows((20, 10, 1), bias=True, seed=0)
     assert a3.teacher_overlaps(rows, bias=True)["d"].mean_ratio == pytest.approx(0.50, abs=0.03)
 
 
 def test_paper_scheme_m50():
     (med_d, med_l), _ = _medians(50, 8)
-    assert 0.700 <= med_d <= 0.824  # math.md: median 0.746, range [0.700, 0.824]
-    assert 0.673 <= med_l <= 0.866  # math.md: median 0.751, range [0.673, 0.866]
+    assert 0.700 <= med_d <= 0.824  # docs/math.md: median 0.746, range [0.700, 0.824]
+    assert 0.673 <= med_l <= 0.866  # docs/math.md: median 0.751, range [0.673, 0.866]
 
 
 def test_check():

@@ -1,4 +1,6 @@
 """Lemma 1 (BN backprop projection) and Theorem 3 (BN gradient orthogonality) for both placements."""
+import dataclasses
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -32,7 +34,7 @@ def test_lemma1_exact_without_eps(n, channels, scale, seed):
 @given(n=st.integers(3, 64), scale=st.sampled_from([0.003, 0.03, 1.0]), seed=st.integers(0, 10_000))
 def test_lemma1_eps_effect(n, scale, seed):
     """With eps > 0: the eps-exact form is exact, the printed one is off by O(eps / sigma^2), and
-    <g_f, f - mu> = c0 (g . f^) eps / (sigma^2 + eps) per channel (math.md [FLAG])."""
+    <g_f, f - mu> = c0 (g . f^) eps / (sigma^2 + eps) per channel (docs/math.md [FLAG])."""
     f, g, c0, c1 = _batch(n, 3, scale, seed)
     eps = 1e-5
     res = bn.lemma1_residuals(f, g, c0, c1, eps)
@@ -101,3 +103,33 @@ def test_checks_corrected_and_paper_mode(bias):
     assert paper.holds is (not bias)  # the printed ||w|| claim fails exactly when BN-after units have biases
     lemma_paper = bn.check_lemma1(CheckSetup(paper_mode=True))
     assert lemma_paper.details["eps"] == 1e-5 and lemma_paper.tolerance > 1e-10
+
+
+def test_theorem3_bias_gradient_is_measured():
+    """bias_grad is |dJ/db_j| / ||grad_(w,b) J||_F, recomputed here from autograd: zero for
+    Linear -> BN -> ReLU (the second half of Theorem 3's claim), clearly non-zero after the ReLU."""
+    for placement, expect_zero in (("before", True), ("after", False)):
+        teacher, student = teacher_student((6, 4, 5, 3), (6, 8, 10, 3), seed=3, bn=placement, bn_eps=0.0,
+                                           dtype="float64")
+        x = gaussian_inputs(student, 64, 0)
+        results = bn.theorem3_overlaps(student, teacher, x)
+        for r, block in zip(results, student.hidden):
+            lin = block.linear
+            layer_norm = torch.cat([lin.weight.grad.flatten(1), lin.bias.grad[:, None]], 1).norm()
+            direct = (lin.bias.grad.abs() / layer_norm).max().item()
+            assert r.bias_grad == pytest.approx(direct, rel=1e-12, abs=1e-300)
+            assert (direct <= 1e-12) if expect_zero else (direct > 1e-3)
+
+
+def test_theorem3_check_fails_when_a_bias_gradient_survives(monkeypatch):
+    """Linear -> BN -> ReLU claims dJ/db = 0 as well as <w, grad_w J> = 0: a non-zero bias gradient
+    in the measured results (faked here, with the weight part still orthogonal) must fail the check."""
+    real = bn.theorem3_overlaps
+
+    def leaky(student, teacher, x):
+        out = real(student, teacher, x)
+        return [dataclasses.replace(r, bias_grad=0.5) for r in out] if student.spec.bn == "before" else out
+
+    monkeypatch.setattr(bn, "theorem3_overlaps", leaky)
+    v = bn.check_theorem3(CheckSetup(teacher=(6, 4, 5, 3), bias=True))
+    assert v.holds is False and v.value >= 0.5

@@ -25,8 +25,8 @@ def test_json_output_lists_verdicts(capsys):
 def test_table_output(capsys):
     assert cli.main(["check", "theorem3", "--no-bias", "--dtype", "float32", *SMALL]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split()[:3] == ["check", "kind", "holds"]
-    assert lines[2].split()[:3] == ["theorem3", "exact", "yes"]
+    assert lines[0].split()[:3] == ["check", "kind", "verdict"]
+    assert lines[2].split()[:3] == ["theorem3", "exact", "holds"]
 
 
 def test_paper_mode_changes_the_verdict(capsys):
@@ -100,3 +100,50 @@ def test_a_crashing_check_is_not_swallowed(monkeypatch):
 
 def _boom(setup) -> Verdict:
     raise RuntimeError("boom")
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--theta0", "nan"], "--theta0"),
+    (["--theta0", "0"], "--theta0"),
+    (["--theta0", "180"], "--theta0"),
+    (["--theta0", "-5"], "--theta0"),
+    (["--sigma", "0"], "--sigma"),
+    (["--sigma", "inf"], "--sigma"),
+    (["--sigma", "-1"], "--sigma"),
+    (["--eta", "nan"], "--eta"),
+    (["--eta", "0"], "--eta"),
+    (["--eta", "2"], "--eta"),
+    (["--teacher-scheme", "nosuch"], "--teacher-scheme"),
+    (["--teacher-scheme", "orthogonal", "--teacher", "4,8,2"], "--teacher-scheme"),
+    (["--theta0", "abc"], "--theta0"),
+])
+def test_bad_numeric_flags_exit_2_one_line(argv, words, capsys):
+    try:
+        rc = cli.main(["check", "assumption3", "theorem4", *argv])
+    except SystemExit as stop:  # argparse's own errors (unknown choice, not a number)
+        rc = stop.code
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and words in err and "Traceback" not in err
+
+
+def test_theta0_sigma_eta_and_scheme_reach_the_checks(capsys):
+    argv = ["check", "theorem4", "assumption3", "--json", "--teacher", "6,2,1", "--no-bias",
+            "--theta0", "3", "--sigma", "2.5", "--eta", "0.2", "--teacher-scheme", "orthogonal"]
+    assert cli.main(argv) == 0
+    t4, a3 = json.loads(capsys.readouterr().out)
+    assert t4["details"]["theta0_deg"] == 3.0 and t4["details"]["eta"] == 0.2
+    # two orthonormal zero-bias teachers: eps_d = 1/2 exactly (docs/math.md 3(ii)), feasible at 3 deg
+    # (docs/math.md 3(iii): m = 2 is feasible below 6.9 deg, gamma = 0.111 at 3 deg)
+    assert a3["details"]["eps_d"] == pytest.approx(0.5, abs=1e-12) and a3["details"]["sigma"] == 2.5
+    assert t4["details"]["gamma"] == pytest.approx(0.111, abs=5e-4)
+    assert t4["holds"] is True
+    assert cli.main([*argv[:-6], "--theta0", "10", "--teacher-scheme", "orthogonal"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["holds"] is None  # infeasible above 6.9 deg
+
+
+def test_setup_defaults_match_the_paper():
+    s = checks.CheckSetup()
+    assert (s.theta0_deg, s.sigma, s.eta, s.teacher_scheme) == (5.0, 10.0, None, "paper")
+    assert s.teacher_rows().shape == (10, 21)  # 10 teachers, 20 inputs + bias, unit rows
+    assert np.allclose(np.linalg.norm(s.teacher_rows(), axis=1), 1.0)

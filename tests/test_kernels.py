@@ -328,9 +328,9 @@ def test_near_parallel_rows_keep_relative_precision():
         assert K.psi_l(u, v)[0, 0] == pytest.approx(g / (2 * math.pi), rel=1e-14)
 
 
-# ----------------------------------------------------------------------------- values printed in math.md
+# ----------------------------------------------------------------------------- values printed in docs/math.md
 def test_math_md_reference_values():
-    """Values in math.md that are fully determined by their stated inputs."""
+    """Values in docs/math.md that are fully determined by their stated inputs."""
     eye = np.eye(3)
     # sec. 3(ii): orthogonal teachers, zero bias: eps_d = 1/2, eps_l = 1/pi for any sigma
     d, l = K.psi_d(eye, eye), K.psi_l(eye, eye, sigma=10.0)

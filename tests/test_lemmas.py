@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from luckbench.theory import geometry
 from luckbench.theory import assumption2 as a2
 from luckbench.theory import assumption3 as a3
 from luckbench.theory import lemmas as L
@@ -15,7 +16,7 @@ DEG = math.pi / 180
 
 def _setting(seed, theta_deg, m=3, dim=5):
     rng = np.random.default_rng(seed)
-    rows = a2.unit_rows(rng.standard_normal((m, dim)))
+    rows = geometry.unit_rows(rng.standard_normal((m, dim)))
     t0 = theta_deg * DEG
     region = a2.Region.caps(rows, t0, bias=False)
     K = {k: a2.region_constant(k, region).K for k in ("d", "l")}
@@ -28,7 +29,7 @@ def _setting(seed, theta_deg, m=3, dim=5):
 def test_lemma2_holds_zero_bias(seed, theta_deg):
     """Zero bias: K_d is exact, so Eqs. 19 and 20 (corrected) must hold for every configuration."""
     rng, rows, t0, K, eps = _setting(seed, theta_deg)
-    w = a2.cap_points(rows, t0, rng)
+    w = geometry.cap_points(rows, t0, rng)
     for j, k in [(0, 1), (1, 2), (2, 0)]:
         t = L.pair_terms("d", w[j], w[k], rows[j], rows[k], bias=False)
         dp = L.delta_p_norm(t, w[k], rows[k])
@@ -42,8 +43,8 @@ def test_lemma2_holds_zero_bias(seed, theta_deg):
 def test_lemma2_triangle_holds_with_bias(seed, theta_deg, a):
     """The unconditional step of Lemma 2 (Eq. 23) holds with a bias coordinate too."""
     rng = np.random.default_rng(seed)
-    rows = a2.unit_rows(np.concatenate([rng.standard_normal((2, 4)), np.full((2, 1), a)], axis=1))
-    w = a2.cap_points(rows, theta_deg * DEG, rng)
+    rows = geometry.unit_rows(np.concatenate([rng.standard_normal((2, 4)), np.full((2, 1), a)], axis=1))
+    w = geometry.cap_points(rows, theta_deg * DEG, rng)
     t = L.pair_terms("d", w[0], w[1], rows[0], rows[1], bias=True)
     assert L.delta_p_norm(t, w[1], rows[1]) <= L.triangle_rhs(t) * (1 + 1e-12) + 1e-15
 
@@ -52,7 +53,7 @@ def test_lemma2_triangle_holds_with_bias(seed, theta_deg, a):
 @given(st.integers(0, 10 ** 6), st.floats(0.5, 30.0), st.floats(0.0, 1.0))
 def test_lemma3_holds_zero_bias(seed, theta_deg, dv):
     rng, rows, t0, K, eps = _setting(seed, theta_deg)
-    w = a2.cap_points(rows, t0, rng)
+    w = geometry.cap_points(rows, t0, rng)
     vs = rng.standard_normal(4)
     v = vs + dv * rng.standard_normal(4)
     t = L.pair_terms("l", w[0], w[1], rows[0], rows[1], bias=False)
@@ -99,17 +100,17 @@ def test_c0_small_angle_limit():
 @given(st.integers(0, 10 ** 6), st.floats(1.0, 150.0))
 def test_lemma4_zero_bias_bound(seed, theta_deg):
     rng = np.random.default_rng(seed)
-    ws = a2.unit_rows(rng.standard_normal((1, 6)))
-    w = a2.cap_points(ws, theta_deg * DEG, rng)[0]
+    ws = geometry.unit_rows(rng.standard_normal((1, 6)))
+    w = geometry.cap_points(ws, theta_deg * DEG, rng)[0]
     assert L.lemma4_ratio(w, ws[0], bias=False) <= L.c0_zero_bias(theta_deg * DEG) * (1 + 1e-9)
 
 
 def test_lemma4_bias_is_linear_not_quadratic():
-    """With a bias coordinate the ratio grows like C1/||dw||: C0 = inf (math.md [FLAG])."""
+    """With a bias coordinate the ratio grows like C1/||dw||: C0 = inf (docs/math.md [FLAG])."""
     a = -0.75
-    ws = a2.unit_rows([[1.0, 0.0, 0.0, a]])
+    ws = geometry.unit_rows([[1.0, 0.0, 0.0, a]])
     c1 = L.linear_constant(ws, bias=True)
-    assert 2.0 < c1 < 2.8  # math.md quotes C1 ~ 2.37 for its configuration; it depends on a
+    assert 2.0 < c1 < 2.8  # docs/math.md quotes C1 ~ 2.37 for its configuration; it depends on a
     grad = L.self_gradient(ws, bias=True)[0]
     u = grad - (grad @ ws[0]) * ws[0]
     u /= np.linalg.norm(u)

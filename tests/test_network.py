@@ -25,6 +25,10 @@ CHOICES = torch.tensor(ENTRIES, dtype=torch.float64)
     (dict(widths=(5, 3), dtype="float16"), "dtype"),
     (dict(widths=(5, 3), bn_eps=-1.0), "bn_eps"),
     (dict(widths=(1, 4, 4, 4, 2), kind="conv", image_size=6), "image_size"),
+    (dict(widths=(1, 4, 4, 2), kind="conv", image_size=8, pool="max"), "image_size"),
+    (dict(widths=(1, 4, 2), kind="conv", stride=0), "stride"),
+    (dict(widths=(1, 4, 2), kind="conv", pool="median"), "pool"),
+    (dict(widths=(5, 3), pool="max"), "pool"),
 ])
 def test_spec_validation_names_the_argument(kwargs, word):
     with pytest.raises(InputError) as err:
@@ -35,6 +39,9 @@ def test_spec_validation_names_the_argument(kwargs, word):
 def test_spec_shapes_and_widening():
     spec = NetSpec((1, 64, 64, 64, 64, 100), kind="conv")
     assert spec.map_sizes == (16, 14, 12, 10, 8) and spec.input_dim == 256 and spec.depth == 4
+    pooled = NetSpec((1, 8, 8, 3), kind="conv", image_size=17, padding=1, stride=2, pool="avg")
+    assert pooled.map_sizes == (17, 9, 2) and pooled.pooled_sizes == (17, 4, 1)  # 17 -> 9 -> pool 4 -> 2 -> pool 1
+    assert ReLUNet(pooled)(torch.zeros(2, 1, 17, 17)).shape == (2, 3)
     wide = NetSpec((20, 50, 75, 100, 125, 100)).widened(10)
     assert wide.widths == (20, 500, 750, 1000, 1250, 100)
 

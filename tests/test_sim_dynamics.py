@@ -8,10 +8,11 @@ from luckbench.sim.diagnostics import paired_angles, population_loss
 from luckbench.sim.dynamics import Dynamics, a1_residual, thm4_dynamics
 from luckbench.sim.kernel import GaussianKernel, SampleKernel, augment
 from luckbench.sim.thm4 import Thm4Config, run as run_thm4
+from luckbench.theory.geometry import normalize_rows
 
 
 def _angle_rate(theta):
-    """d theta / dt for m = 1, zero bias (math.md sec 4): -(pi - theta) sin(theta) / (2 pi)."""
+    """d theta / dt for m = 1, zero bias (docs/math.md sec 4): -(pi - theta) sin(theta) / (2 pi)."""
     return -(np.pi - theta) * np.sin(theta) / (2 * np.pi)
 
 
@@ -77,7 +78,7 @@ def test_exact_velocities_are_minus_the_population_gradient(bias, top_bias):
 
 
 def test_assumption1_projected_residual_vanishes_for_zero_bias_only():
-    """math.md sec 2 (A1): zero bias, P_W(exact) = P_W(factorised) exactly (Stein); with biases it does not."""
+    """docs/math.md sec 2 (A1): zero bias, P_W(exact) = P_W(factorised) exactly (Stein); with biases it does not."""
     dyn, w, v = _thm5_problem(None, None)
     assert a1_residual(dyn, w, v) < 1e-12
     assert a1_residual(dyn, w, v, project=False) > 1e-2
@@ -87,7 +88,7 @@ def test_assumption1_projected_residual_vanishes_for_zero_bias_only():
 
 def test_sample_kernel_moments_agree_with_closed_forms():
     rng = np.random.default_rng(4)
-    w = teachers.normalize_rows(rng.standard_normal((4, 6)))
+    w = normalize_rows(rng.standard_normal((4, 6)))
     x = augment(rng.standard_normal((40000, 5)), True)
     mc = SampleKernel(x).moments(w, w[:2])
     exact = GaussianKernel(True).moments(w, w[:2])

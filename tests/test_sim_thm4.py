@@ -10,7 +10,7 @@ from luckbench.sim.thm4 import Thm4Config, below_envelope, run
 @given(m=st.sampled_from([1, 2]), frac=st.floats(0.05, 0.95), seed=st.integers(0, 10 ** 6),
        dim=st.integers(2, 5))
 def test_trajectory_stays_under_the_envelope_whenever_the_preconditions_hold(m, frac, seed, dim):
-    theta0 = frac * (80.0 if m == 1 else 5.0)  # m = 2 is feasible only below ~6.9 deg (math.md 3(iii))
+    theta0 = frac * (80.0 if m == 1 else 5.0)  # m = 2 is feasible only below ~6.9 deg (docs/math.md 3(iii))
     ds = run(Thm4Config(teachers=m, dim=max(dim, m), theta0=theta0, t_end=40.0, n_times=41, seed=seed))
     assume(ds.attrs["cond_holds"])
     bound = ds["sin_theta_bound"].values
@@ -24,7 +24,7 @@ def test_envelope_check_can_fail():
 
 
 def test_paper_settings_violate_the_preconditions_and_still_converge():
-    """math.md 3(iii): orthogonal zero-bias teachers with m = 5, theta0 = 45 deg have gamma < 0 (no
+    """docs/math.md 3(iii): orthogonal zero-bias teachers with m = 5, theta0 = 45 deg have gamma < 0 (no
     guarantee), yet max sin theta falls from 0.71 to ~1e-8 by t = 200; the paper's own teacher scheme
     (m = 10, d = 20) is infeasible too and converges as well."""
     for cfg in (Thm4Config(teachers=5, theta0=45.0, t_end=200.0, n_times=11),

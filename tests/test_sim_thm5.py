@@ -7,6 +7,7 @@ from luckbench.sim.diagnostics import cancelling_pairs
 from luckbench.sim.dynamics import Dynamics
 from luckbench.sim.kernel import GaussianKernel
 from luckbench.sim.thm5 import Thm5Config, run
+from luckbench.theory.geometry import normalize_rows
 
 
 def test_r_rows_of_v_decay_when_teachers_overlap_little():
@@ -25,11 +26,11 @@ def test_r_rows_of_v_decay_when_teachers_overlap_little():
 
 
 def _cancelling_equilibrium():
-    """u-set = teacher exactly; r-nodes 3 and 4 merged (same w) with v_3 = -v_4 (math.md sec 4): y = y*."""
+    """u-set = teacher exactly; r-nodes 3 and 4 merged (same w) with v_3 = -v_4 (docs/math.md sec 4): y = y*."""
     rng = np.random.default_rng(0)
     w_star = teachers.teacher("orthogonal", 3, 6, None, rng)
     v_star = teachers.top_teacher(3, 2, None, rng)
-    w_r = teachers.normalize_rows(rng.standard_normal((1, 6)))
+    w_r = normalize_rows(rng.standard_normal((1, 6)))
     w = np.concatenate([w_star, w_r, w_r])
     v = np.concatenate([v_star, [[0.1, -0.12]], [[-0.1, 0.12]]])
     return Dynamics(w_star, v_star, GaussianKernel(False), n=5, mode="paper"), w, v
@@ -46,7 +47,7 @@ def test_cancelling_pair_is_a_stationary_point_that_the_diagnostic_detects():
     # controls: same-sign fan-outs, or separated fan-ins, are not cancelling pairs
     assert cancelling_pairs(w, np.concatenate([v[:4], v[3:4]]), [3, 4]) == []
     w_apart = w.copy()
-    w_apart[4] = teachers.normalize_rows(w[4:5] + 0.1 * np.random.default_rng(1).standard_normal((1, 6)))
+    w_apart[4] = normalize_rows(w[4:5] + 0.1 * np.random.default_rng(1).standard_normal((1, 6)))
     assert cancelling_pairs(w_apart, v, [3, 4]) == []
 
 

@@ -104,3 +104,51 @@ def test_check_verdict(dtype):
     v = theorem1.check(CheckSetup(teacher=(6, 4, 5, 3), bn="after", dtype=dtype))
     assert v.name == "theorem1" and v.kind == "exact" and v.holds is True
     assert v.value <= v.tolerance and len(v.details["conv_max_rel_residual_per_layer"]) == 2
+
+
+@settings(max_examples=12, deadline=None)
+@given(a=architectures, geometry=st.fixed_dictionaries({
+    "padding": st.integers(0, 2), "kernel_size": st.integers(1, 3), "stride": st.integers(1, 3),
+    "pool": st.sampled_from(["none", "max", "avg"]), "pool_size": st.integers(2, 3)}),
+    image=st.integers(0, 6))
+def test_recursive_rule_exact_strided_padded_pooled_conv(a, geometry, image):
+    """Theorem 1 with strides, zero padding and max / average pooling (odd map sizes included, so
+    pooling drops a border): still exact per sample in float64."""
+    a = {**a, "depth": min(a["depth"], 2)}
+    shrink = (geometry["stride"] * (geometry["pool_size"] if geometry["pool"] != "none" else 1)) ** a["depth"]
+    side = shrink * 3 + image  # large enough for every layer to keep a map
+    teacher, student = _pair(a, kind="conv", image_size=side, **geometry)
+    x = gaussian_inputs(student, 4, a["seed"])
+    assert relative_residuals(student, teacher, x).max() <= 1e-12
+
+
+@pytest.mark.parametrize("bn", ["none", "before", "after"])
+def test_folded_layers_with_pooling_reproduce_the_network(bn):
+    teacher, student = teacher_student((2, 3, 4, 2), (2, 5, 6, 2), kind="conv", bn=bn, dtype="float64",
+                                       image_size=11, padding=1, stride=2, pool="max")
+    x = gaussian_inputs(student, 5, 0)
+    layers, sels = effective_layers(student), theorem1.pool_selections(student, x)
+    h = student.prepare_input(x)
+    for k in range(len(layers) - 1):
+        h = torch.relu(layers[k](h, sels[k]))
+    assert torch.allclose(layers[-1](h, sels[-1]), student(x), rtol=1e-12, atol=1e-12)
+
+
+def test_a_wrong_max_pool_selection_is_caught(monkeypatch):
+    """The rule needs each sample's own max-pool selection: giving the student the window maxima of
+    another sample must break the identity."""
+    teacher, student = teacher_student((2, 4, 3), (2, 6, 3), kind="conv", dtype="float64", image_size=8,
+                                       padding=1, pool="max")
+    x = gaussian_inputs(student, 8, 0)
+    assert relative_residuals(student, teacher, x).max() <= 1e-12
+    real = theorem1.pool_selections
+    monkeypatch.setattr(theorem1, "pool_selections",
+                        lambda net, xx: real(net, xx.roll(1, 0) if net is student else xx))
+    assert relative_residuals(student, teacher, x).max() > 1e-3
+
+
+def test_check_covers_strided_and_pooled_convolutions():
+    v = theorem1.check(CheckSetup(teacher=(3, 4, 5, 2), bn="after"))
+    assert v.holds is True
+    for name in ("conv_strided", "conv_maxpool", "conv_avgpool"):
+        assert max(v.details[f"{name}_max_rel_residual_per_layer"]) <= 1e-12

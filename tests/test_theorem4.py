@@ -1,4 +1,4 @@
-"""Theorem 4: reference feasibility numbers (math.md 3(iii)), d_bar sign, envelopes, maps, bad input."""
+"""Theorem 4: reference feasibility numbers (docs/math.md 3(iii)), d_bar sign, envelopes, maps, bad input."""
 import math
 
 import numpy as np
@@ -7,6 +7,7 @@ from hypothesis import given, settings, strategies as st
 from scipy.optimize import brentq
 
 from luckbench.errors import InputError
+from luckbench.theory import geometry
 from luckbench.theory import assumption2 as a2
 from luckbench.theory import feasibility, theorem4 as T4
 from luckbench.theory.checks import CheckSetup
@@ -77,7 +78,7 @@ def test_discrete_dynamics_respect_envelope(theta_deg, seed):
     t0, eta, steps = theta_deg * DEG, 0.5, 60
     c = T4.conditions(ORTHO2, t0, eta=eta)
     assert c.holds
-    w0 = a2.cap_points(ORTHO2, t0, np.random.default_rng(seed), boundary=1.0)
+    w0 = geometry.cap_points(ORTHO2, t0, np.random.default_rng(seed), boundary=1.0)
     sines = T4.iterate(ORTHO2, w0, eta, steps, bias=False)
     env = T4.envelope_discrete(np.arange(steps + 1), math.sin(t0), eta, c)
     assert np.all(sines <= env[:, None] * (1 + 1e-9))
@@ -137,7 +138,7 @@ def test_thm4_map_stores(tmp_path):
 
 
 def test_thm4_map_bias_minus3():
-    """math.md 3(iii): orthogonal teachers with a = -3 allow m <= 14 at 0.05 deg (K is sampled)."""
+    """docs/math.md 3(iii): orthogonal teachers with a = -3 allow m <= 14 at 0.05 deg (K is sampled)."""
     ds = feasibility.thm4_map([0.05], [2, 12, 17], bias=-3.0)
     assert list(ds.feasible.values[0]) == [True, True, False]
 

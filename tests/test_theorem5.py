@@ -1,4 +1,4 @@
-"""Theorem 5: the fixed-point example of math.md, the printed equations at the solution, maps, bad input."""
+"""Theorem 5: the fixed-point example of docs/math.md, the printed equations at the solution, maps, bad input."""
 import math
 
 import numpy as np

@@ -1,6 +1,6 @@
 """Assumption 1 (separation of expectations, Eqs. 4-5) and Theorem 2 (expected dynamics, Eq. 6).
 
-Conventions (math.md sec. 0 and 2): rows are nodes (out x in, like ``nn.Linear.weight``); every
+Conventions (docs/math.md sec. 0 and 2): rows are nodes (out x in, like ``nn.Linear.weight``); every
 layer's input is augmented with a constant node f~ = [f; 1] that carries the bias; W~ = [[W, b],
 [0, 1]] (teacher W~*). For the weights into hidden layer i (node j there, input node k below):
 
@@ -16,7 +16,7 @@ layer's input is augmented with a constant node f~ = [f; 1] that carries the bia
   ``E[beta*_jo] E[f'_j f'*_o] E[f~_k f~*_p]`` (and the student-student twin), relative Frobenius;
   and the exact identity ``sum_{o,p} W~*_op T*[j,o,k,p] = (star part of) G_exact[j,k]`` (Eq. 15).
 * layer residual ``r_A1 = ||G_exact - G_fact||_F / ||G_exact||_F`` and its projected version
-  with every row projected by P_w~j = I - w~_j w~_j^T / |w~_j|^2 first (P_W of math.md).
+  with every row projected by P_w~j = I - w~_j w~_j^T / |w~_j|^2 first (P_W of docs/math.md).
   The bias column (k = constant node) is compared only when the network has biases.
 
 Expectations over x ~ N(0, std^2 I) are sample means over the same Monte Carlo draw (so the
@@ -24,7 +24,7 @@ sample-level identities stay exact and the residual measures the factorisation o
 layer 0 of a two-layer network (linear top) the closed forms of :mod:`luckbench.theory.kernels`
 give both sides exactly: :func:`stein_two_layer`. With zero bias, Stein's lemma makes
 G_exact - G_fact parallel to w_j row by row, so the projected residual vanishes to float
-precision (math.md sec. 2, "Derived result").
+precision (docs/math.md sec. 2, "Derived result").
 
 The checks build the setup's networks in float64 whatever ``--dtype`` says (closed forms are
 float64; details record it). Monte Carlo uses up to 4,096 samples, fewer for wide students
@@ -41,6 +41,7 @@ import torch
 
 from luckbench.errors import InputError
 from luckbench.theory import kernels
+from luckbench.theory.geometry import project_rows
 from luckbench.theory.network import ReLUNet, check_compatible, teacher_student
 from luckbench.theory.theorem1 import (autograd_gradients, beta_matrices, effective_layers, gaussian_inputs,
                                        relu_trace, with_constant_node)
@@ -50,7 +51,6 @@ A1_BOUND = 0.1  # Assumption 1 is reported as holding when every hidden layer's 
 MC_SAMPLES = 4096  # Monte Carlo samples, reduced for wide students so beta costs stay ~MC_BUDGET
 MC_MIN_SAMPLES = 64
 MC_BUDGET = 2e10  # multiply-adds for the per-sample beta matrices (Eq. 3 recursion)
-INPUT_STD = 10.0  # the paper's GAUS inputs
 PER_TERM_MAX = 2_000_000  # largest j*o*k*p tensor for which Eqs. 4-5 are evaluated term by term
 STEIN_TOL = 1e-10  # closed forms and Monte Carlo run in float64 whatever the setup's dtype
 
@@ -71,13 +71,6 @@ class LayerDynamics:
     def residual(self, projected: bool = False) -> float:
         """r_A1 = ||G_exact - G_fact||_F / ||G_exact||_F (rows projected by P_w~j first if asked)."""
         return relative_residual(self.exact, self.fact, self.weight if projected else None, self.has_bias)
-
-
-def project_rows(g: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """P_W of math.md applied row-wise: g_j - (g_j . w_j) w_j / |w_j|^2 (rows with w_j = 0 unchanged)."""
-    sq = np.einsum("jk,jk->j", w, w)
-    coef = np.einsum("jk,jk->j", g, w) / np.where(sq > 0, sq, 1.0)
-    return g - coef[:, None] * w
 
 
 def relative_residual(exact: np.ndarray, fact: np.ndarray, weight: np.ndarray | None = None,
@@ -228,7 +221,7 @@ def _two_layer_case(setup, bias: bool) -> LayerDynamics:
     w, ws = student.hidden[0].linear, teacher.hidden[0].linear
     get = lambda p: None if p is None else p.detach().numpy()  # noqa: E731
     return stein_two_layer(get(w.weight), get(student.head.weight), get(ws.weight), get(teacher.head.weight),
-                           INPUT_STD, get(w.bias), get(ws.bias))
+                           setup.sigma, get(w.bias), get(ws.bias))
 
 
 @functools.lru_cache(maxsize=4)
@@ -239,7 +232,7 @@ def _mc_dynamics(setup) -> list[LayerDynamics]:
     w_s, w_t = student.spec.widths, teacher.spec.widths
     per_sample = sum((w_s[i] + 1) * (w_s[i + 1] + 1) * (w_s[i] + w_t[i] + 2) for i in range(1, len(w_s) - 1))
     n_samples = int(min(MC_SAMPLES, max(MC_MIN_SAMPLES, MC_BUDGET // max(per_sample, 1))))
-    x = gaussian_inputs(student, n_samples, setup.seed + 20, INPUT_STD)
+    x = gaussian_inputs(student, n_samples, setup.seed + 20, setup.sigma)
     sizes = [(w_s[i + 1], w_t[i + 1] + 1, w_s[i] + 1, w_t[i] + 1) for i in range(student.spec.depth)]
     per_term = all(math.prod(sz) <= PER_TERM_MAX for sz in sizes)
     return mc_layer_dynamics(student, teacher, x, per_term=per_term)
@@ -262,7 +255,7 @@ def check(setup) -> Verdict:
     dyns = _mc_dynamics(setup)
     details = _layer_details(dyns)
     stein = _two_layer_case(setup, bias=False)
-    details.update({"mc_samples": dyns[-1].n_samples, "input_std": INPUT_STD, "bn": setup.bn, "dtype": "float64",
+    details.update({"mc_samples": dyns[-1].n_samples, "input_std": setup.sigma, "bn": setup.bn, "dtype": "float64",
                     "stein_zero_bias_r_A1_raw": stein.residual(),
                     "stein_zero_bias_r_A1_projected": stein.residual(projected=True),
                     "holds_if": f"every hidden layer's raw r_A1 <= {A1_BOUND}"})

@@ -1,10 +1,10 @@
 """Assumption 2 (relative Lipschitz continuity of psi_d, psi_l) measured over a region.
 
-Coordinates (math.md sec 0): every weight is a row w~ = [s*w; b] of a unit-norm matrix, so that
+Coordinates (docs/math.md sec 0): every weight is a row w~ = [s*w; b] of a unit-norm matrix, so that
 w~ . x~ = w . x + b with x~ = [x/s; 1] and E[x~ x~^T] = I. With ``bias=True`` the last column is the
-bias coordinate; with ``bias=False`` the model has no bias (w~ = s*w). :func:`augment` gets there.
+bias coordinate; with ``bias=False`` the model has no bias (w~ = s*w). :func:`luckbench.theory.geometry.augment` gets there.
 
-Two forms of the constant (math.md, Assumption 2):
+Two forms of the constant (docs/math.md, Assumption 2):
 
 * used form (Eq. 24, also Eqs. 26/28): |psi(w,w1) - psi(w,w2)| <= K psi(w,w1) ||w1 - w2||, so
   K = sup |psi(w,w1) - psi(w,w2)| / (psi(w,w1) ||w1 - w2||);
@@ -18,7 +18,7 @@ teachers for Thm 4, plus the r-set's initial rows for Thm 5). The triples actual
 
 * Zero bias: exact up to 1-D/2-D numerical maximisation. psi depends on the angle only; the
   region's constant is the max over the four triple families (:func:`zero_bias_constant`): the
-  closed form K_d(Theta, delta) of math.md 3(i) (:func:`kd_zero_bias`) or the 2-D supremum over the
+  closed form K_d(Theta, delta) of docs/math.md 3(i) (:func:`kd_zero_bias`) or the 2-D supremum over the
   angle profile (:func:`profile_constant`, K_l and the printed forms) for the cross families, a 1-D
   supremum (:func:`self_constant`) for the self families.
 * With a bias coordinate: sampled triples (half the students on the cap boundary) refined by
@@ -33,79 +33,11 @@ import math
 import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 
-from luckbench.datasets.samplers import check_sigma
 from luckbench.errors import InputError
 from luckbench.theory import kernels
+from luckbench.theory.geometry import cap_point, cap_points, inverse_cap_point, pair_angles, unit_rows
+from luckbench.theory.validation import as_angle
 from luckbench.theory.verdict import Verdict
-
-THETA0_DEG = 5.0  # default cap half-angle of the checks (the examples of math.md 3(iii))
-SIGMA_PAPER = 10.0  # the paper's input std (data_std 10)
-
-
-# ----------------------------------------------------------------------------- input handling
-def as_rows(w, what: str = "w_star") -> np.ndarray:
-    """``w`` as a finite float64 (n, D) array with non-zero rows; InputError naming ``what`` otherwise."""
-    try:
-        a = np.array(w, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InputError(f"{what}: expected a numeric (n, D) array") from None
-    if a.ndim == 1:
-        a = a[None, :]
-    if a.ndim != 2 or a.shape[0] < 1 or a.shape[1] < 1:
-        raise InputError(f"{what}: expected a non-empty (n, D) array, got shape {a.shape}")
-    if not np.all(np.isfinite(a)):
-        raise InputError(f"{what}: contains non-finite values")
-    if np.any(np.linalg.norm(a, axis=1) == 0):
-        raise InputError(f"{what}: every row must be non-zero")
-    return a
-
-
-def as_angle(theta0, what: str = "theta0", *, upper: float = math.pi) -> float:
-    """``theta0`` (radians) as a float in (0, upper); InputError naming ``what`` otherwise."""
-    try:
-        t = float(theta0)
-    except (TypeError, ValueError):
-        raise InputError(f"{what}: expected an angle in radians, got {theta0!r}") from None
-    if not (0.0 < t < upper):
-        raise InputError(f"{what}: must lie in (0, {upper:.6g}) radians, got {theta0!r}")
-    return t
-
-
-def as_number(x, what: str, *, positive: bool = False, allow_inf: bool = False) -> float:
-    """``x`` as a float >= 0 (> 0 if ``positive``; finite unless ``allow_inf``), else InputError naming ``what``."""
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        raise InputError(f"{what}: expected a number, got {x!r}") from None
-    if math.isnan(v) or (math.isinf(v) and not allow_inf) or v < 0 or (positive and v == 0):
-        raise InputError(f"{what}: must be a {'positive' if positive else 'non-negative'} finite number, got {x!r}")
-    return v
-
-
-def unit_rows(w, what: str = "w_star") -> np.ndarray:
-    """Rows scaled to unit norm (after :func:`as_rows` validation)."""
-    a = as_rows(w, what)
-    return a / np.linalg.norm(a, axis=1, keepdims=True)
-
-
-def augment(w, b=None, *, sigma: float = 1.0) -> np.ndarray:
-    """Whitened augmented rows w~ = [sigma*w, b] (math.md sec 0); ``b=None`` gives sigma*w (no bias coordinate)."""
-    a = as_rows(w, "w")
-    sigma = check_sigma(sigma)
-    if b is None:
-        return sigma * a
-    return np.concatenate([sigma * a, bias_values(b, a.shape[0], "b")[:, None]], axis=1)
-
-
-def bias_values(b, n: int, what: str) -> np.ndarray:
-    """``b`` (a number or n values) as n finite float64 biases; InputError naming ``what`` otherwise."""
-    try:
-        bb = np.broadcast_to(np.asarray(b, dtype=np.float64), (n,))
-    except (TypeError, ValueError):
-        raise InputError(f"{what}: expected a number or one value per row ({n}), got {b!r}") from None
-    if not np.all(np.isfinite(bb)):
-        raise InputError(f"{what}: contains non-finite values")
-    return bb
 
 
 def psi(kind: str, w1: np.ndarray, w2: np.ndarray, *, bias: bool) -> np.ndarray:
@@ -120,7 +52,7 @@ def psi(kind: str, w1: np.ndarray, w2: np.ndarray, *, bias: bool) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- zero-bias forms
 def big_psi(alpha):
-    """Psi(alpha) = alpha / (2 sin(alpha/2)), Psi(0) = 1 (math.md 3(i))."""
+    """Psi(alpha) = alpha / (2 sin(alpha/2)), Psi(0) = 1 (docs/math.md 3(i))."""
     alpha = np.asarray(alpha, dtype=np.float64)
     half = np.sin(alpha / 2)
     return np.where(alpha > 1e-12, alpha / (2 * np.where(half > 0, half, 1.0)), 1.0)
@@ -129,7 +61,7 @@ def big_psi(alpha):
 def kd_zero_bias(Theta: float, delta: float) -> float:
     """Exact zero-bias K_d(Theta, delta) = Psi(min(2 arcsin(delta/2), max(Theta, pi-Theta))) / (pi - Theta).
 
-    Theta = largest base angle angle(w, w1), delta = largest perturbation ||w1 - w2|| (math.md 3(i)).
+    Theta = largest base angle angle(w, w1), delta = largest perturbation ||w1 - w2|| (docs/math.md 3(i)).
     """
     if Theta >= math.pi:
         return math.inf
@@ -137,18 +69,12 @@ def kd_zero_bias(Theta: float, delta: float) -> float:
     return float(big_psi(min(alpha, max(Theta, math.pi - Theta)))) / (math.pi - Theta)
 
 
-def g_arccos(theta):
-    """g(t) = sin t + (pi - t) cos t (degree-1 arc-cosine kernel, math.md sec 1)."""
-    theta = np.asarray(theta, dtype=np.float64)
-    return np.sin(theta) + (np.pi - theta) * np.cos(theta)
-
-
 def arccos_profile(kind: str, theta):
-    """psi on unit zero-bias rows as a function of their angle: (pi-t)/(2pi) for d, g(t)/(2pi) for l (math.md sec 1)."""
+    """psi on unit zero-bias rows as a function of their angle: (pi-t)/(2pi) for d, g(t)/(2pi) for l (docs/math.md sec 1)."""
     theta = np.asarray(theta, dtype=np.float64)
     if kind == "d":
         return (np.pi - theta) / (2 * np.pi)
-    return g_arccos(theta) / (2 * np.pi)
+    return kernels.arccos_g(theta) / (2 * np.pi)
 
 
 def grid_sup(f, lo: float, hi: float, points: int) -> float:
@@ -224,11 +150,6 @@ class Region:
         return cls(c, r, bool(bias))
 
 
-def pair_angles(c: np.ndarray) -> np.ndarray:
-    """Angles between unit rows, (k, k)."""
-    return np.arccos(np.clip(c @ c.T, -1.0, 1.0))
-
-
 def self_constant(kind: str, radius: float, *, moving_base: bool, printed: bool = False) -> float:
     """Zero-bias sup over the self triples of one cap (alpha = angle(w, c) <= radius):
     (c, w -> c) if ``moving_base`` [Eq. 28], ratio |f(0) - f(alpha)| / (f(alpha) 2 sin(alpha/2)), or
@@ -274,28 +195,6 @@ def zero_bias_constant(kind: str, region: Region, *, printed: bool = False) -> f
         if p > 0:
             best_t[p] = max(best_t.get(p, 0.0), t)
     return float(max([best] + [profile_constant(kind, t, p, printed=printed) for p, t in best_t.items()]))
-
-
-def _cap_point(centre: np.ndarray, radius: float, z: np.ndarray) -> np.ndarray:
-    """Smooth map R^D -> cap: angle radius*|sin ||P z|||, direction P z, P = projection orthogonal to centre."""
-    t = z - (z @ centre) * centre
-    nt = np.linalg.norm(t)
-    if nt == 0 or radius == 0:
-        return centre.copy()
-    return math.cos(radius * abs(math.sin(nt))) * centre + math.sin(radius * abs(math.sin(nt))) * t / nt
-
-
-def cap_points(centres: np.ndarray, radii, rng: np.random.Generator, *, boundary: float = 0.5) -> np.ndarray:
-    """One random point per cap: on its boundary with probability ``boundary``, else at an angle
-    U[0, radius] from the centre, in a uniformly random tangent direction. (k, D) unit rows."""
-    centres = np.atleast_2d(centres)
-    radii = np.broadcast_to(np.asarray(radii, dtype=np.float64), (centres.shape[0],))
-    q = rng.standard_normal(centres.shape)
-    q -= np.sum(q * centres, axis=1, keepdims=True) * centres
-    q /= np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-300)
-    on_edge = rng.uniform(size=radii.shape) < boundary
-    ang = np.where(on_edge, radii, radii * rng.uniform(size=radii.shape))
-    return np.cos(ang)[:, None] * centres + np.sin(ang)[:, None] * q
 
 
 def paired_psi(kind: str, a: np.ndarray, b: np.ndarray, *, bias: bool, chunk: int = 16) -> np.ndarray:
@@ -408,27 +307,17 @@ def search_constant(kind: str, region: Region, *, samples: int = 256, starts: in
         seen = [0.0]
 
         def neg(z, build=build, a=a, b=b):
-            u, p = ratio_arrays(kind, *build(_cap_point(c[a], r[a], z[:D]), _cap_point(c[b], r[b], z[D:])),
+            u, p = ratio_arrays(kind, *build(cap_point(c[a], r[a], z[:D]), cap_point(c[b], r[b], z[D:])),
                                 bias=region.bias)
             seen[0] = max(seen[0], float(p[0]))
             return -float(u[0]) if math.isfinite(u[0]) else -1e12
 
-        z0 = np.concatenate([_inverse_cap(c[a], r[a], x), _inverse_cap(c[b], r[b], y)])
+        z0 = np.concatenate([inverse_cap_point(c[a], r[a], x), inverse_cap_point(c[b], r[b], y)])
         res = minimize(neg, z0, method="Nelder-Mead", options={"maxfev": maxfev, "xatol": 1e-10, "fatol": 1e-12})
         evals += int(res.nfev)
         best = max(best, -float(res.fun))
         best_printed = max(best_printed, seen[0])
     return KEstimate(kind, best, best_printed, "search (lower bound on the sup)", evals)
-
-
-def _inverse_cap(centre, radius, point):
-    """A z with _cap_point(centre, radius, z) == point (point inside the cap)."""
-    t = point - (point @ centre) * centre
-    nt = np.linalg.norm(t)
-    if nt == 0 or radius == 0:
-        return np.zeros_like(centre)
-    ang = math.atan2(nt, float(point @ centre))
-    return math.asin(min(ang / radius, 1.0)) * t / nt
 
 
 def region_constant(kind: str, region: Region, *, samples: int = 256, seed: int = 0) -> KEstimate:
@@ -450,25 +339,10 @@ def _region_constant(kind, centres, shape, radii, bias, samples, seed) -> KEstim
 
 
 # ----------------------------------------------------------------------------- the check
-def paper_teacher_rows(widths, *, bias: bool, seed: int, sigma: float = SIGMA_PAPER) -> np.ndarray:
-    """First-layer teacher rows of the paper's scheme (H2's ``teacher_init_``), whitened and augmented, unit norm."""
-    import torch
-
-    from luckbench.theory import network
-
-    net = network.ReLUNet(network.NetSpec(widths=tuple(widths), bias=bias, dtype="float64"))
-    with torch.no_grad():
-        network.teacher_init_(net, seed)
-    lin = net.linears[0]
-    w = lin.weight.detach().numpy().reshape(lin.weight.shape[0], -1)
-    b = lin.bias.detach().numpy() if bias else None
-    return unit_rows(augment(w, b, sigma=sigma))
-
-
 def check(setup) -> Verdict:
-    """Assumption 2 on the caps (THETA0_DEG) around the setup's first-layer paper-scheme teachers."""
-    theta0 = math.radians(THETA0_DEG)
-    rows = paper_teacher_rows(setup.teacher, bias=setup.bias, seed=setup.seed)
+    """Assumption 2 on the caps of half-angle ``setup.theta0_deg`` around the setup's first-layer teachers."""
+    theta0 = setup.theta0
+    rows = setup.teacher_rows()
     region = Region.caps(rows, theta0, bias=setup.bias)
     kd = region_constant("d", region, seed=setup.seed)
     kl = region_constant("l", region, seed=setup.seed)
@@ -482,7 +356,7 @@ def check(setup) -> Verdict:
         value=value,
         details={
             "form": form, "K_d": kd.K, "K_l": kl.K, "K_d_printed": kd.K_printed, "K_l_printed": kl.K_printed,
-            "method": kd.method, "theta0_deg": THETA0_DEG, "teachers": rows.shape[0], "sigma": SIGMA_PAPER,
+            "method": kd.method, "theta0_deg": setup.theta0_deg, "teachers": rows.shape[0], "sigma": setup.sigma,
             "evaluations": kd.evaluations + kl.evaluations,
         },
     )

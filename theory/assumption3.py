@@ -1,14 +1,14 @@
 """Assumption 3 (small overlap between teacher nodes, Eq. 9), measured.
 
 For teacher rows w*_j (whitened augmented coordinates, see :mod:`luckbench.theory.assumption2`),
-D**_jk = psi_d(w*_j, w*_k) and L**_jk = psi_l(w*_j, w*_k). Reported (math.md, Assumption 3):
+D**_jk = psi_d(w*_j, w*_k) and L**_jk = psi_l(w*_j, w*_k). Reported (docs/math.md, Assumption 3):
 
 * ``eps`` = max_{j != k} G_jk / G_jj over ORDERED pairs (the row's own diagonal, what Lemma 2 uses);
 * ``eps_or`` = max_{j != k} G_jk / max(G_jj, G_kk) (Eq. 9's "(or ...)" read as the weaker variant);
 * ``mean_ratio`` = mean over ordered pairs of G_jk / G_jj.
 
 [FLAG] Eq. 9's "(or ...)" is ambiguous; the proofs need the ordered (row-diagonal) version, which
-is the one the theorems consume. Reference values (math.md 3(ii)): zero-bias orthogonal teachers
+is the one the theorems consume. Reference values (docs/math.md 3(ii)): zero-bias orthogonal teachers
 give eps_d = 1/2 and eps_l = 1/pi exactly; orthogonal teachers with standardised bias a give
 eps_d = Phi(a).
 """
@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 
+from luckbench.theory import geometry
 from luckbench.theory import assumption2 as a2
 from luckbench.theory.verdict import Verdict
 
@@ -48,7 +49,7 @@ def overlap_ratios(gram) -> Overlap:
 
 def teacher_overlaps(w_star, *, bias: bool) -> dict[str, Overlap]:
     """{"d": Overlap of D**, "l": Overlap of L**} for unit-normalised teacher rows (Eq. 9)."""
-    rows = a2.unit_rows(w_star, "w_star")
+    rows = geometry.unit_rows(w_star, "w_star")
     return {k: overlap_ratios(a2.psi(k, rows, rows, bias=bias)) for k in ("d", "l")}
 
 
@@ -60,7 +61,7 @@ def eps_max_necessary(m: int) -> float:
 
 def check(setup) -> Verdict:
     """Assumption 3 for the setup's first-layer paper-scheme teachers (input std 10, whitened)."""
-    rows = a2.paper_teacher_rows(setup.teacher, bias=setup.bias, seed=setup.seed)
+    rows = setup.teacher_rows()
     ov = teacher_overlaps(rows, bias=setup.bias)
     m = rows.shape[0]
     bound = eps_max_necessary(m)
@@ -77,6 +78,6 @@ def check(setup) -> Verdict:
             else "ordered pairs, row's own diagonal (as Lemma 2 uses)",
             "eps_d": ov["d"].eps, "eps_l": ov["l"].eps, "eps_d_or": ov["d"].eps_or, "eps_l_or": ov["l"].eps_or,
             "eps_d_mean": ov["d"].mean_ratio, "eps_l_mean": ov["l"].mean_ratio, "teachers": m,
-            "sigma": a2.SIGMA_PAPER,
+            "sigma": setup.sigma,
         },
     )

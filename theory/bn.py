@@ -200,7 +200,7 @@ def check_theorem3(setup) -> Verdict:
     for placement in ("before", "after"):
         teacher, student = teacher_student(setup.teacher, setup.student_widths, seed=setup.seed, bias=setup.bias,
                                            bn=placement, bn_eps=0.0, dtype=setup.dtype)
-        x = gaussian_inputs(student, BATCH, setup.seed + 30)
+        x = gaussian_inputs(student, BATCH, setup.seed + 30, setup.sigma)
         results = theorem3_overlaps(student, teacher, x)
         if not all(torch.isfinite(torch.tensor([r.augmented, r.w_only])).all() for r in results):
             return Verdict(name="theorem3", statement=_T3_STATEMENT, kind="exact", holds=None,

@@ -1,4 +1,4 @@
-"""Feasibility maps of Theorems 4 and 5 over their main parameters (math.md 3(iii)).
+"""Feasibility maps of Theorems 4 and 5 over their main parameters (docs/math.md 3(iii)).
 
 * :func:`thm4_map` -> Dataset with ``gamma(theta0, m)``, ``feasible(theta0, m)``, ``d_bar``,
   ``rate`` (= d_bar gamma), ``K_d`` and ``eps_d`` (same dims); ``theta0`` in degrees.
@@ -26,6 +26,7 @@ import numpy as np
 import xarray as xr
 
 from luckbench.errors import InputError
+from luckbench.theory import geometry
 from luckbench.theory import assumption2 as a2
 from luckbench.theory import theorem4, theorem5
 
@@ -51,7 +52,7 @@ def orthogonal_rows(m: int, dim: int, bias: float | None) -> np.ndarray:
     rows = np.eye(dim)[:m]
     if bias is None:
         return rows
-    return a2.unit_rows(np.concatenate([rows, np.full((m, 1), float(bias))], axis=1))
+    return geometry.unit_rows(np.concatenate([rows, np.full((m, 1), float(bias))], axis=1))
 
 
 def thm4_map(theta0_deg, m, *, scheme: str = "orthogonal", bias=None, dim: int | None = None, seed: int = 0,
@@ -86,7 +87,7 @@ def thm4_map(theta0_deg, m, *, scheme: str = "orthogonal", bias=None, dim: int |
                     k_sym[key] = est
                 est = k_sym[key]
             else:
-                rows = a2.paper_teacher_rows((dim, int(mm), 1), bias=has_bias, seed=seed)
+                rows = geometry.teacher_rows((dim, int(mm), 1), bias=has_bias, seed=seed)
                 est = a2.region_constant("d", a2.Region.caps(rows, t0, bias=has_bias), seed=seed)
             method = est.method
             c = theorem4.conditions(rows, t0, bias=has_bias, K_d=est.K, paper_mode=paper_mode)

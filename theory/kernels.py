@@ -6,7 +6,7 @@ the paper (arXiv:1905.13405 v2, Sec. 3, Eq. 7) defines
     psi_d(w, w') = E[1(u > 0) 1(u' > 0)]          psi_l(w, w') = E[relu(u) relu(u')],
 
 so that d_jj' = psi_d(w_j, w_j'), l_jj' = psi_l(w_j, w_j') at layer 0 (Theorem 2's D and L).
-Conventions and formulas are those of math.md sec. 1 (sigma_1 = sigma |w|, a = b / sigma_1,
+Conventions and formulas are those of docs/math.md sec. 1 (sigma_1 = sigma |w|, a = b / sigma_1,
 rho = cos angle(w, w'), r = sqrt(1 - rho^2)):
 
 * zero bias (``b1 = b2 = None``): the arc-cosine kernels psi_d = (pi - theta) / (2 pi) and
@@ -14,12 +14,12 @@ rho = cos angle(w, w'), r = sqrt(1 - rho^2)):
 * with biases: psi_d = Phi2(a, a'; rho), the bivariate normal orthant probability (evaluated by
   the Drezner-Wesolowsky/Genz integral for |rho| < 0.925 and Owen's T form otherwise), and
   psi_l = sigma_1 sigma_2 M(a, a'; rho) (truncated bivariate normal moment);
-* the degenerate pairs rho = +-1 (parallel / antipodal rows) by math.md's limit formulas;
+* the degenerate pairs rho = +-1 (parallel / antipodal rows) by docs/math.md's limit formulas;
 * the Stein companion E[1(u > 0) relu(u') x] = sigma^2 [psi_d w' + c_delta w] (exact gradients,
   Assumption 1) and its bias coordinate E[1(u > 0) relu(u')];
 * the single-unit moments P(u > 0) = Phi(a) and E[relu(u)] = sigma_1 (a Phi(a) + phi(a)).
 
-Accuracy: relative error <= 1e-9 wherever the value exceeds 1e-12 (design.md). The Owen's-T and
+Accuracy: relative error <= 1e-9 wherever the value exceeds 1e-12 (README.md, "Gaussian kernels"). The Owen's-T and
 moment closed forms are sums of terms that cancel in the deep tails; each entry's condition number
 (sum of |terms| / |value|) is computed alongside, and entries where it exceeds ``_COND_MAX`` are
 recomputed by a 1-D Gauss-Legendre quadrature of the log-concave integrand
@@ -43,8 +43,9 @@ from scipy.special import erfcx, log_ndtr, ndtr, owens_t
 
 from luckbench.datasets.samplers import check_sigma as _sigma
 from luckbench.errors import InputError
+from luckbench.theory.validation import as_rows, bias_values, row_norms, standardised_bias
 
-__all__ = ["psi_d", "psi_l", "gate_relu", "gate_relu_x", "gate_mean", "relu_mean"]
+__all__ = ["psi_d", "psi_l", "gate_relu", "gate_relu_x", "gate_mean", "relu_mean", "arccos_g"]
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 _COND_MAX = 1e3  # closed form kept where sum|terms| / |value| <= this (error <~ 1e3 * 1e-15)
@@ -52,66 +53,13 @@ _NEAR_PARALLEL = 0.5  # |rho| above which 1 -+ rho is recomputed from explicit d
 _PAIR_CHUNK = 1 << 20  # floats per chunk when forming explicit differences
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(24)
 _UNDERFLOW = 700.0  # quadrature values below exp(-700) are returned as 0
-_MAX_STD_BIAS = 1e100  # |b| / (sigma |w|) beyond this is rejected (a^2 terms would overflow)
 _DROP = 45.0  # quadrature range: where the log-integrand has fallen by this much (e^-45 ~ 3e-20)
-
-
-# ----------------------------------------------------------------------------- input checking
-def _weights(w, name: str) -> np.ndarray:
-    """``w`` as a finite (n, d) float64 array with nonzero rows, else InputError naming it."""
-    arr = _float_array(w, name)
-    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise InputError(f"{name}: expected a non-empty 2-D array (nodes, d), got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise InputError(f"{name}: contains NaN or infinite entries")
-    norms = _row_norms(arr)
-    if np.any(norms == 0.0):
-        raise InputError(f"{name}: row {int(np.argmin(norms))} has zero norm")
-    if not np.all(np.isfinite(norms)):
-        raise InputError(f"{name}: a row norm overflows float64")
-    return arr
-
-
-def _float_array(x, name: str) -> np.ndarray:
-    """``x`` as a float64 array; non-numeric or ragged input is an InputError naming it."""
-    try:
-        return np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InputError(f"{name}: expected a numeric array") from None
-
-
-def _row_norms(w: np.ndarray) -> np.ndarray:
-    """Euclidean row norms, scaled by each row's largest entry so tiny/huge rows neither under- nor overflow."""
-    top = np.max(np.abs(w), axis=1)
-    safe = np.where(top > 0, top, 1.0)
-    return top * np.linalg.norm(w / safe[:, None], axis=1)
-
-
-def _bias(b, n: int, name: str) -> np.ndarray:
-    """``b`` as a finite (n,) float64 array (None -> zeros), else InputError naming it."""
-    if b is None:
-        return np.zeros(n)
-    arr = _float_array(b, name)
-    if arr.shape != (n,):
-        raise InputError(f"{name}: expected shape ({n},), got {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise InputError(f"{name}: contains NaN or infinite entries")
-    return arr
-
-
-def _standardised(b, scale, name: str) -> np.ndarray:
-    """a = b / (sigma |w|); |a| > _MAX_STD_BIAS (products such as a^2 would overflow) is an InputError."""
-    with np.errstate(over="ignore"):
-        a = b / scale
-    if not np.all(np.abs(a) <= _MAX_STD_BIAS):
-        raise InputError(f"{name}: |bias| / (sigma |w|) exceeds {_MAX_STD_BIAS:g} standard deviations")
-    return a
 
 
 # ----------------------------------------------------------------------------- geometry
 @dataclass(frozen=True)
 class _Pairs:
-    """Per-pair quantities of math.md sec. 1, broadcast to (n1, n2)."""
+    """Per-pair quantities of docs/math.md sec. 1, broadcast to (n1, n2)."""
 
     s1: np.ndarray  # (n1, 1) sigma |w1|
     s2: np.ndarray  # (1, n2) sigma |w2|
@@ -135,18 +83,18 @@ def _pair_diff_sq(u: np.ndarray, v: np.ndarray, i: np.ndarray, j: np.ndarray, si
 
 def _layers(w1, w2, b1, b2) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(w1, w2, b1, b2) validated: (n1, d) and (n2, d) weights, (n1,) and (n2,) biases (None -> zeros)."""
-    w1 = _weights(w1, "w1")
-    w2 = _weights(w2, "w2")
+    w1 = as_rows(w1, "w1", promote_1d=False)
+    w2 = as_rows(w2, "w2", promote_1d=False)
     if w1.shape[1] != w2.shape[1]:
         raise InputError(f"w2: input dimension {w2.shape[1]} differs from w1's {w1.shape[1]}")
-    return w1, w2, _bias(b1, w1.shape[0], "b1"), _bias(b2, w2.shape[0], "b2")
+    return w1, w2, bias_values(b1, w1.shape[0], "b1", broadcast=False), bias_values(b2, w2.shape[0], "b2", broadcast=False)
 
 
 def _pairs(w1, w2, b1, b2, sigma) -> _Pairs:
     """Validate the inputs and compute sigma_i, a_i, rho, 1 -+ rho and r for every pair."""
     w1, w2, b1, b2 = _layers(w1, w2, b1, b2)
     s = _sigma(sigma)
-    n1, n2 = _row_norms(w1), _row_norms(w2)
+    n1, n2 = row_norms(w1), row_norms(w2)
     u, v = w1 / n1[:, None], w2 / n2[:, None]
     rho = np.clip(u @ v.T, -1.0, 1.0)
     one_m, one_p = 1.0 - rho, 1.0 + rho
@@ -160,7 +108,7 @@ def _pairs(w1, w2, b1, b2, sigma) -> _Pairs:
     s1, s2 = (s * n1)[:, None], (s * n2)[None, :]
     if not (np.all(np.isfinite(s1)) and np.all(np.isfinite(s2))):
         raise InputError("sigma: sigma * |w| overflows float64")
-    a1, a2 = _standardised(b1[:, None], s1, "b1"), _standardised(b2[None, :], s2, "b2")
+    a1, a2 = standardised_bias(b1[:, None], s1, "b1"), standardised_bias(b2[None, :], s2, "b2")
     return _Pairs(s1, s2, a1, a2, rho, one_m, one_p, r)
 
 
@@ -207,7 +155,7 @@ def _log_g(t):
 
 
 def _g(t):
-    """G(t) = E[(Z + t)_+] = t Phi(t) + phi(t) (single-unit relu moment, math.md sec. 4)."""
+    """G(t) = E[(Z + t)_+] = t Phi(t) + phi(t) (single-unit relu moment, docs/math.md sec. 4)."""
     return np.exp(_log_g(t))
 
 
@@ -262,7 +210,7 @@ def _genz_phi2(h, k, rho):
 
 
 def _owen_phi2(h, k, rho, r, one_m, one_p):
-    """Phi2(h, k; rho) by Owen's T (math.md sec. 1); returns (value, sum|terms|). Requires r > 0.
+    """Phi2(h, k; rho) by Owen's T (docs/math.md sec. 1); returns (value, sum|terms|). Requires r > 0.
 
     Phi2 = Phi(h)/2 + Phi(k)/2 - T(h, (k - rho h)/(h r)) - T(k, (h - rho k)/(k r)) - beta0;
     h = k = 0 gives 1/4 + arcsin(rho)/(2 pi).
@@ -360,7 +308,7 @@ def _antipodal(h, k):
 
 
 def _moment(h, k, rho, r, one_m, one_p, phi2):
-    """M(h, k; rho) = E[(Z1 + h)_+ (Z2 + k)_+] = psi_l / (sigma_1 sigma_2), math.md sec. 1.
+    """M(h, k; rho) = E[(Z1 + h)_+ (Z2 + k)_+] = psi_l / (sigma_1 sigma_2), docs/math.md sec. 1.
 
     M = (h k + rho) Phi2 + k A1 + h A2 + r^2 phi2; at rho = 1: (1 + h k) Phi(mu) + (h + k - mu) phi(mu)
     with mu = min(h, k); at rho = -1: h k P + (k - h) E1 - E2 with E2 = P + lo phi(lo) - hi phi(hi).
@@ -527,8 +475,14 @@ def _angles(pp: _Pairs):
     return 2.0 * np.arctan2(sm, sp), 2.0 * np.arctan2(sp, sm)
 
 
-def _arccos_g(theta, comp):
-    """g(theta) = sin theta + (pi - theta) cos theta; series sum 2k(-1)^(k+1) e^(2k+1)/(2k+1)! near pi."""
+def arccos_g(theta, comp=None):
+    """g(theta) = sin theta + (pi - theta) cos theta, the degree-1 arc-cosine kernel (docs/math.md sec. 1).
+
+    ``comp`` = pi - theta when the caller has it more accurately than by subtraction; near pi the
+    cancelling sum is replaced by its series sum_k 2k (-1)^(k+1) e^(2k+1) / (2k+1)!, e = pi - theta.
+    """
+    theta = np.asarray(theta, dtype=np.float64)
+    comp = np.pi - theta if comp is None else np.asarray(comp, dtype=np.float64)
     direct = np.sin(theta) + comp * np.cos(theta)
     e = np.minimum(comp, 0.5)
     series, term = np.zeros_like(e), e.copy()
@@ -548,7 +502,7 @@ def _with_bias(pp: _Pairs):
 def psi_d(w1, w2, b1=None, b2=None, sigma=1.0) -> np.ndarray:
     """psi_d(w, w') = E[1(w.x + b > 0) 1(w'.x + b' > 0)], x ~ N(0, sigma^2 I)  (paper Eq. 7).
 
-    Zero bias (b1 = b2 = None): (pi - theta) / (2 pi). With biases: Phi2(a, a'; rho) (math.md
+    Zero bias (b1 = b2 = None): (pi - theta) / (2 pi). With biases: Phi2(a, a'; rho) (docs/math.md
     sec. 1). Returns (n1, n2) float64.
     """
     return _psi_d(_pairs(w1, w2, b1, b2, sigma), _zero_bias(b1, b2))
@@ -564,7 +518,7 @@ def psi_l(w1, w2, b1=None, b2=None, sigma=1.0) -> np.ndarray:
     """psi_l(w, w') = E[relu(w.x + b) relu(w'.x + b')], x ~ N(0, sigma^2 I)  (paper Eq. 7).
 
     Zero bias: sigma^2 |w||w'| g(theta) / (2 pi), g = sin + (pi - theta) cos. With biases:
-    sigma_1 sigma_2 M(a, a'; rho) (math.md sec. 1). (n1, n2).
+    sigma_1 sigma_2 M(a, a'; rho) (docs/math.md sec. 1). (n1, n2).
     """
     return _psi_l(_pairs(w1, w2, b1, b2, sigma), _zero_bias(b1, b2))
 
@@ -572,7 +526,7 @@ def psi_l(w1, w2, b1=None, b2=None, sigma=1.0) -> np.ndarray:
 def _psi_l(pp: _Pairs, zero_bias: bool) -> np.ndarray:
     if zero_bias:
         theta, comp = _angles(pp)
-        return pp.s1 * pp.s2 * _arccos_g(theta, comp) / (2.0 * math.pi)
+        return pp.s1 * pp.s2 * arccos_g(theta, comp) / (2.0 * math.pi)
     phi2, args = _with_bias(pp)
     return pp.s1 * pp.s2 * _moment(*args, phi2).reshape(pp.rho.shape)
 
@@ -580,7 +534,7 @@ def _psi_l(pp: _Pairs, zero_bias: bool) -> np.ndarray:
 def gate_relu(w1, w2, b1=None, b2=None, sigma=1.0) -> np.ndarray:
     """E[1(u1 > 0) relu(u2)] = sigma_2 (a' Phi2 + A2 + rho A1): bias coordinate of the Stein companion.
 
-    (n1, n2); math.md sec. 1.
+    (n1, n2); docs/math.md sec. 1.
     """
     pp = _pairs(w1, w2, b1, b2, sigma)
     phi2, args = _with_bias(pp)
@@ -591,7 +545,7 @@ def gate_relu_x(w1, w2, b1=None, b2=None, sigma=1.0) -> np.ndarray:
     """Stein companion E[1(u1 > 0) relu(u2) x] = sigma^2 [psi_d w2 + c_delta w1], shape (n1, n2, d).
 
     c_delta = E[delta(u1) relu(u2)] = (phi(a)/sigma_1) sigma_2 r G((a' - rho a)/r), G(t) = t Phi(t)
-    + phi(t) (math.md sec. 1; Stein's lemma E[x F(x)] = sigma^2 E[grad F]).
+    + phi(t) (docs/math.md sec. 1; Stein's lemma E[x F(x)] = sigma^2 E[grad F]).
     """
     pp = _pairs(w1, w2, b1, b2, sigma)
     w1a, w2a = np.asarray(w1, dtype=np.float64), np.asarray(w2, dtype=np.float64)
@@ -602,10 +556,10 @@ def gate_relu_x(w1, w2, b1=None, b2=None, sigma=1.0) -> np.ndarray:
 
 
 def _single(w, b, sigma):
-    w = _weights(w, "w")
-    b = _bias(b, w.shape[0], "b")
-    s1 = _sigma(sigma) * _row_norms(w)
-    return s1, _standardised(b, s1, "b")
+    w = as_rows(w, "w", promote_1d=False)
+    b = bias_values(b, w.shape[0], "b", broadcast=False)
+    s1 = _sigma(sigma) * row_norms(w)
+    return s1, standardised_bias(b, s1, "b")
 
 
 def gate_mean(w, b=None, sigma=1.0) -> np.ndarray:
@@ -614,6 +568,6 @@ def gate_mean(w, b=None, sigma=1.0) -> np.ndarray:
 
 
 def relu_mean(w, b=None, sigma=1.0) -> np.ndarray:
-    """E[relu(w.x + b)] = sigma |w| (a Phi(a) + phi(a)); shape (n,) (math.md sec. 4, L_{j,0})."""
+    """E[relu(w.x + b)] = sigma |w| (a Phi(a) + phi(a)); shape (n,) (docs/math.md sec. 4, L_{j,0})."""
     s1, a = _single(w, b, sigma)
     return s1 * _g(a)

@@ -1,6 +1,6 @@
 """Lemmas 2-4 of the appendix (bottom bounds, top bounds, quadratic fall-off) as predicates.
 
-Notation (math.md, Lemmas 2-4): unit rows in whitened augmented coordinates (see
+Notation (docs/math.md, Lemmas 2-4): unit rows in whitened augmented coordinates (see
 :mod:`luckbench.theory.assumption2`), students w_j near teachers w*_j, dw_j = w_j - w*_j,
 d*_jk = psi_d(w_j, w*_k), d_jk = psi_d(w_j, w_k), d**_jk = psi_d(w*_j, w*_k); l likewise with psi_l.
 
@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from luckbench.theory import geometry, validation
 from luckbench.theory import assumption2 as a2
 from luckbench.theory import assumption3 as a3
 from luckbench.theory import kernels
@@ -88,7 +89,7 @@ def eq30_rhs(t: PairTerms, K_l: float, v_k, vs_k, *, paper_mode: bool = False) -
 def c0_ratio_zero_bias(theta):
     """Zero-bias Lemma 4 ratio at angle t: (pi - g(t)) / (g(t) 4 sin^2(t/2)) (tends to 1/2 as t -> 0)."""
     theta = np.asarray(theta, dtype=np.float64)
-    return (np.pi - a2.g_arccos(theta)) / (a2.g_arccos(theta) * 4 * np.sin(theta / 2) ** 2)
+    return (np.pi - kernels.arccos_g(theta)) / (kernels.arccos_g(theta) * 4 * np.sin(theta / 2) ** 2)
 
 
 def c0_zero_bias(theta0: float) -> float:
@@ -96,7 +97,7 @@ def c0_zero_bias(theta0: float) -> float:
 
     0.505, 0.642, 1.071, 2.72, 17.8 at 30, 60, 90, 120, 150 degrees; diverges as theta0 -> pi.
     """
-    theta0 = a2.as_angle(theta0)
+    theta0 = validation.as_angle(theta0)
     return max(0.5, a2.grid_sup(c0_ratio_zero_bias, theta0 * 1e-3, theta0, 2001))
 
 
@@ -128,7 +129,7 @@ def linear_constant(w_star, *, bias: bool) -> float:
     To first order l_jj - l*_jj = grad_1 psi_l(w*, w*) . dw (psi_l symmetric); it is 0 for zero bias
     (psi_l(w, w) = ||w||^2/2 is stationary on the sphere) and positive with a bias coordinate.
     """
-    return float(np.max(_self_tangents(a2.unit_rows(w_star), bias=bias)[1]))
+    return float(np.max(_self_tangents(geometry.unit_rows(w_star), bias=bias)[1]))
 
 
 def _self_tangents(rows: np.ndarray, *, bias: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -153,8 +154,8 @@ class Context:
 
 def context(setup, kind: str) -> Context:
     """Paper-scheme first-layer teachers of ``setup`` with K (A2 over the caps) and eps (A3) for ``kind``."""
-    theta0 = math.radians(a2.THETA0_DEG)
-    rows = a2.paper_teacher_rows(setup.teacher, bias=setup.bias, seed=setup.seed)
+    theta0 = setup.theta0
+    rows = setup.teacher_rows()
     K = a2.region_constant(kind, a2.Region.caps(rows, theta0, bias=setup.bias), seed=setup.seed).K
     return Context(rows, theta0, setup.bias, K, a3.teacher_overlaps(rows, bias=setup.bias)[kind].eps)
 
@@ -164,7 +165,7 @@ def _configs(ctx: Context, count: int, seed: int):
     rng = np.random.default_rng(seed)
     m = ctx.w_star.shape[0]
     for _ in range(count):
-        ws = a2.cap_points(ctx.w_star, ctx.theta0, rng)
+        ws = geometry.cap_points(ctx.w_star, ctx.theta0, rng)
         j = int(rng.integers(m))
         k = int((j + rng.integers(1, m)) % m) if m > 1 else j
         yield ws, j, k, rng
@@ -176,8 +177,8 @@ def _ratio_verdict(name: str, statement: str, worst: dict, ctx: Context, kind: s
     return Verdict(
         name=name, statement=statement, kind="bound", holds=bool(value <= 1 + TOL), value=value, bound=1.0,
         tolerance=TOL,
-        details={"form": "printed (paper)" if setup.paper_mode else "corrected (math.md)", "max_lhs_over_rhs": worst,
-                 f"K_{kind}": ctx.K, f"eps_{kind}": ctx.eps, "theta0_deg": a2.THETA0_DEG,
+        details={"form": "printed (paper)" if setup.paper_mode else "corrected (docs/math.md)", "max_lhs_over_rhs": worst,
+                 f"K_{kind}": ctx.K, f"eps_{kind}": ctx.eps, "theta0_deg": setup.theta0_deg,
                  "K_note": "a search lower bound when biases are on: a violation means the search missed the sup",
                  **extra},
     )
@@ -224,17 +225,17 @@ def check_lemma4(setup, *, count: int = 40) -> Verdict:
     (the lemma fails as stated); the ratio along the steepest direction is reported at shrinking
     ||dw|| together with the linear constant C1.
     """
-    theta0 = math.radians(a2.THETA0_DEG)
-    rows = a2.paper_teacher_rows(setup.teacher, bias=setup.bias, seed=setup.seed)
+    theta0 = setup.theta0
+    rows = setup.teacher_rows()
     rng = np.random.default_rng(setup.seed)
     details = {"form": "Eq. 32 as printed (no typo); zero bias: closed-form C0" if not setup.bias
                else "Eq. 32 as printed; corrected reading: C0 = inf with a bias coordinate, C1 reported",
-               "theta0_deg": a2.THETA0_DEG}
+               "theta0_deg": setup.theta0_deg}
     if not setup.bias:
         c0 = c0_zero_bias(theta0)
         worst = max(lemma4_ratio(s, t, bias=False)
                     for _ in range(max(count // rows.shape[0], 1))
-                    for s, t in zip(a2.cap_points(rows, theta0, rng), rows))
+                    for s, t in zip(geometry.cap_points(rows, theta0, rng), rows))
         details.update({"C0": c0, "C1": 0.0, "max_ratio": worst})
         return Verdict("lemma4", "|l*_jj - l_jj| <= C0 l*_jj ||dw_j||^2 (Eq. 32)", "bound",
                        holds=bool(worst <= c0 * (1 + TOL)), value=worst, bound=c0, tolerance=TOL, details=details)

@@ -1,13 +1,13 @@
 """Monte Carlo twins of the kernels in :mod:`luckbench.theory.kernels`, for any input sampler.
 
-The closed forms hold for Gaussian inputs at layer 0 only (math.md sec. 1); deeper layers see
+The closed forms hold for Gaussian inputs at layer 0 only (docs/math.md sec. 1); deeper layers see
 non-Gaussian inputs, and the closed forms themselves need an independent cross-check. For a
 ``sampler(n, rng) -> (n, d)`` array of inputs x and units u = w.x + b, :func:`mc_kernels` estimates
 
     psi_d        E[1(u1 > 0) 1(u2 > 0)]           (n1, n2)   paper Eq. 7
     psi_l        E[relu(u1) relu(u2)]             (n1, n2)   paper Eq. 7
     gate_relu    E[1(u1 > 0) relu(u2)]            (n1, n2)   Stein companion, bias coordinate
-    gate_relu_x  E[1(u1 > 0) relu(u2) x]          (n1, n2, d) Stein companion (math.md sec. 1)
+    gate_relu_x  E[1(u1 > 0) relu(u2) x]          (n1, n2, d) Stein companion (docs/math.md sec. 1)
     gate_mean    E[1(u1 > 0)]                     (n1,)
     relu_mean    E[relu(u1)]                      (n1,)
 

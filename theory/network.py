@@ -20,10 +20,11 @@ no ReLU, no BN), so the top layer is linear as in Eq. 1.
 
 Convolutional layout (``kind="conv"``): ``widths = (C_in, ch_1, ..., ch_L, outputs)``, the input
 is ``(N, C_in, image_size, image_size)`` (a flat ``(N, C_in*image_size**2)`` input is reshaped).
-Every hidden layer is a ``kernel_size`` x ``kernel_size`` convolution, stride 1, ``padding``
-zeros on each side (defaults 3 and 0, so a 16x16 map shrinks 16 -> 14 -> 12 -> 10 -> 8 over the
-paper's four 64-channel layers); no pooling. The head is an ``nn.Linear`` on the flattened last
-map (channel-major, ``torch.flatten``). The reference material fixes only "64-64-64-64 channels on
+Every hidden layer is a ``kernel_size`` x ``kernel_size`` convolution with ``stride`` and
+``padding`` zeros on each side (defaults 3, 1 and 0, so a 16x16 map shrinks 16 -> 14 -> 12 -> 10 -> 8
+over the paper's four 64-channel layers), optionally followed (after its ReLU and BN) by
+``pool`` = "max" or "avg" pooling with window and stride ``pool_size`` (default: no pooling). The
+head is an ``nn.Linear`` on the flattened last (pooled) map (channel-major, ``torch.flatten``). The reference material fixes only "64-64-64-64 channels on
 1x16x16 inputs", so the kernel/padding choice is ours and configurable.
 
 Initialisations
@@ -48,8 +49,9 @@ weights whichever device the network lives on.
 API
 ---
 * ``NetSpec(widths, kind="fc", bias=True, bn="none", bn_eps=1e-5, bn_affine=True, image_size=16,
-  dtype="float32", kernel_size=3, padding=0)``; bad fields raise ``InputError`` naming the field.
-  Properties ``depth`` (hidden layers), ``torch_dtype``, ``map_sizes`` (conv map side per layer),
+  dtype="float32", kernel_size=3, padding=0, stride=1, pool="none", pool_size=2)``; bad fields
+  raise ``InputError`` naming the field. Properties ``depth`` (hidden layers), ``torch_dtype``,
+  ``map_sizes`` (conv map side per layer, before pooling), ``pooled_sizes`` (after pooling),
   ``input_dim`` (scalars per sample); ``widened(k)`` multiplies every hidden width by k.
 * ``ReLUNet(spec)``: ``hidden`` (ModuleList of :class:`Block`: ``.linear``, ``.bn``,
   ``.placement``, ``.trace(h) -> (z, gate, f)``), ``head``, ``linears`` (hidden linears + head),
@@ -61,7 +63,8 @@ API
 * ``teacher_student(teacher_widths, student_widths, *, seed=0, **spec_fields)``: a paper-scheme
   teacher (seed) and a default student (seed + 1), BN statistics randomised.
 * ``check_compatible(student, teacher)``: same kind, depth, input/output widths, conv geometry.
-* ``as_generator(generator)``, ``batch_norm_train(x, weight, bias, eps)`` (BN forward, eps >= 0).
+* ``as_generator(generator)``, ``batch_norm_train(x, weight, bias, eps)`` (BN forward, eps >= 0),
+  ``eval_bn_affine(bn) -> (a, c)`` (eval-mode BN as y = a*u + c; Theorem 1 and the metrics fold it).
 """
 from __future__ import annotations
 
@@ -78,6 +81,7 @@ from luckbench.theory.teacher_scheme import distinct_rows
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 BN_PLACEMENTS = ("none", "before", "after")
 KINDS = ("fc", "conv")
+POOLS = ("none", "max", "avg")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,6 +98,9 @@ class NetSpec:
     dtype: str = "float32"  # "float32" | "float64"
     kernel_size: int = 3  # conv only
     padding: int = 0  # conv only
+    stride: int = 1  # conv only
+    pool: str = "none"  # conv only: "none" | "max" | "avg" pooling after every hidden layer
+    pool_size: int = 2  # conv only: pooling window and stride
 
     def __post_init__(self):
         try:
@@ -113,12 +120,19 @@ class NetSpec:
             raise InputError(f"dtype: expected one of {tuple(DTYPES)}, got {self.dtype!r}")
         if not (self.bn_eps >= 0 and math.isfinite(self.bn_eps)):
             raise InputError(f"bn_eps: must be a finite number >= 0, got {self.bn_eps!r}")
+        if self.pool not in POOLS:
+            raise InputError(f"pool: expected one of {POOLS}, got {self.pool!r}")
         if self.kind == "conv":
             if self.kernel_size <= 0 or self.padding < 0 or self.image_size <= 0:
                 raise InputError("kernel_size/padding/image_size: need kernel_size > 0, padding >= 0, image_size > 0")
-            if self.map_sizes[-1] <= 0:
+            if self.stride <= 0 or self.pool_size <= 0:
+                raise InputError(f"stride/pool_size: must be positive, got {self.stride} and {self.pool_size}")
+            if min(self.map_sizes) <= 0 or min(self.pooled_sizes) <= 0:
                 raise InputError(f"image_size: {self.image_size} is too small for {self.depth} "
-                                 f"{self.kernel_size}x{self.kernel_size} convolutions with padding {self.padding}")
+                                 f"{self.kernel_size}x{self.kernel_size} convolutions with padding {self.padding}, "
+                                 f"stride {self.stride} and pooling {self.pool!r}")
+        elif self.pool != "none":
+            raise InputError("pool: pooling needs kind='conv'")
 
     @property
     def depth(self) -> int:
@@ -131,13 +145,23 @@ class NetSpec:
 
     @property
     def map_sizes(self) -> tuple[int, ...]:
-        """Conv: spatial side of the input and of every hidden layer's map; fc: all 1."""
+        """Conv: spatial side of the input and of every hidden layer's map (before pooling); fc: all 1."""
         if self.kind != "conv":
             return (1,) * (self.depth + 1)
         sizes = [self.image_size]
         for _ in range(self.depth):
-            sizes.append(sizes[-1] + 2 * self.padding - self.kernel_size + 1)
+            side = sizes[-1] if len(sizes) == 1 else self._pooled(sizes[-1])
+            sizes.append((side + 2 * self.padding - self.kernel_size) // self.stride + 1)
         return tuple(sizes)
+
+    @property
+    def pooled_sizes(self) -> tuple[int, ...]:
+        """Spatial side of what the next layer reads: the input, then every hidden map after pooling."""
+        sizes = self.map_sizes
+        return (sizes[0], *(self._pooled(s) for s in sizes[1:]))
+
+    def _pooled(self, side: int) -> int:
+        return side if self.pool == "none" else side // self.pool_size
 
     @property
     def input_dim(self) -> int:
@@ -165,6 +189,18 @@ def batch_norm_train(x: torch.Tensor, weight, bias, eps: float) -> tuple[torch.T
     if bias is not None:
         y = y + bias.reshape(shape)
     return y, mean, var
+
+
+def eval_bn_affine(bn: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eval-mode BatchNorm as the per-channel affine map y = a*u + c it is (running statistics):
+    a = gamma / sqrt(var + eps), c = beta - a*mean (gamma = 1, beta = 0 when not affine)."""
+    a = torch.rsqrt(bn.running_var + bn.eps)
+    if bn.weight is not None:
+        a = a * bn.weight
+    c = -a * bn.running_mean
+    if bn.bias is not None:
+        c = c + bn.bias
+    return a, c
 
 
 class _ZeroEpsMixin:
@@ -199,7 +235,8 @@ class BatchNorm2d(_ZeroEpsMixin, nn.BatchNorm2d):
 
 @dataclasses.dataclass
 class NetTrace:
-    """Per hidden layer: pre-activation z, gate 1(z>0), activation f (after BN if bn="after"); and the output."""
+    """Per hidden layer: pre-activation z, gate 1(z>0), activation f (after BN if bn="after", before
+    pooling); and the output."""
 
     pre: list[torch.Tensor]
     gate: list[torch.Tensor]
@@ -210,11 +247,12 @@ class NetTrace:
 class Block(nn.Module):
     """One hidden layer: ``linear`` then BN/ReLU in the order ``placement`` says."""
 
-    def __init__(self, linear: nn.Module, bn: nn.Module | None, placement: str):
+    def __init__(self, linear: nn.Module, bn: nn.Module | None, placement: str, pool: nn.Module | None = None):
         super().__init__()
         self.linear = linear
         self.bn = bn
         self.placement = placement
+        self.pool = pool
 
     def _pre_and_activation(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         z = self.linear(h)
@@ -226,12 +264,16 @@ class Block(nn.Module):
         return z, f
 
     def trace(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(pre-activation z, gate 1(z>0), activation f) for input h."""
+        """(pre-activation z, gate 1(z>0), activation f before pooling) for input h."""
         z, f = self._pre_and_activation(h)
         return z, (z > 0).to(z.dtype), f
 
+    def pooled(self, f: torch.Tensor) -> torch.Tensor:
+        """What the next layer reads: f after the pooling, if any."""
+        return f if self.pool is None else self.pool(f)
+
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return self._pre_and_activation(h)[1]  # no gate tensor on the training path
+        return self.pooled(self._pre_and_activation(h)[1])  # no gate tensor on the training path
 
 
 class ReLUNet(nn.Module):
@@ -245,15 +287,19 @@ class ReLUNet(nn.Module):
         w = spec.widths
         blocks = []
         for l in range(spec.depth):
+            pool = None
             if spec.kind == "conv":
-                lin = nn.Conv2d(w[l], w[l + 1], spec.kernel_size, padding=spec.padding, bias=spec.bias)
+                lin = nn.Conv2d(w[l], w[l + 1], spec.kernel_size, stride=spec.stride, padding=spec.padding,
+                                bias=spec.bias)
                 bn = BatchNorm2d(w[l + 1], eps=spec.bn_eps, affine=spec.bn_affine)
+                pool = {"none": None, "max": nn.MaxPool2d(spec.pool_size),
+                        "avg": nn.AvgPool2d(spec.pool_size)}[spec.pool]
             else:
                 lin = nn.Linear(w[l], w[l + 1], bias=spec.bias)
                 bn = BatchNorm1d(w[l + 1], eps=spec.bn_eps, affine=spec.bn_affine)
-            blocks.append(Block(lin, None if spec.bn == "none" else bn, spec.bn))
+            blocks.append(Block(lin, None if spec.bn == "none" else bn, spec.bn, pool))
         self.hidden = nn.ModuleList(blocks)
-        head_in = w[-2] * spec.map_sizes[-1] ** 2
+        head_in = w[-2] * spec.pooled_sizes[-1] ** 2
         self.head = nn.Linear(head_in, w[-1], bias=spec.bias)
         self.to(spec.torch_dtype)
 
@@ -286,10 +332,11 @@ class ReLUNet(nn.Module):
         h = self.prepare_input(x)
         pre, gate, act = [], [], []
         for block in self.hidden:
-            z, g, h = block.trace(h)
+            z, g, f = block.trace(h)
             pre.append(z)
             gate.append(g)
-            act.append(h)
+            act.append(f)
+            h = block.pooled(f)
         return NetTrace(pre, gate, act, self.head(self.head_input(h)))
 
 
@@ -353,8 +400,8 @@ def check_compatible(student: ReLUNet | NetSpec, teacher: ReLUNet | NetSpec) -> 
     if s.widths[0] != t.widths[0] or s.widths[-1] != t.widths[-1]:
         raise InputError(f"teacher/student: input and output widths must agree (teacher {t.widths}, "
                          f"student {s.widths})")
-    if s.map_sizes != t.map_sizes:
-        raise InputError("teacher/student: conv geometry (image_size, kernel_size, padding) differs")
+    if s.map_sizes != t.map_sizes or s.pooled_sizes != t.pooled_sizes:
+        raise InputError("teacher/student: conv geometry (image_size, kernel_size, padding, stride, pooling) differs")
 
 
 def _check_pair(student: ReLUNet, teacher: ReLUNet) -> None:

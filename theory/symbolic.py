@@ -5,16 +5,16 @@ they span. In polar coordinates (R, phi) of that plane, with w along phi = 0 and
 both units are active for phi in (theta - pi/2, pi/2) and the radial law has density R exp(-R^2/2):
 
     psi_d = (pi - theta) / (2 pi),   psi_l = s^2 |w||w'| g(theta) / (2 pi),
-    g(theta) = sin theta + (pi - theta) cos theta           (math.md sec. 1).
+    g(theta) = sin theta + (pi - theta) cos theta           (docs/math.md sec. 1).
 
 :data:`IDENTITIES` maps a name to a function returning ``(lhs, rhs)`` sympy expressions that must
 be equal; :func:`verify` checks one (``simplify(lhs - rhs) == 0``), :func:`verify_all` all of them.
 They cover the two derivations above, g'(theta) = -(pi - theta) sin theta, the limits at theta = 0
-and pi, the series of g near pi used by ``kernels._arccos_g``, the 1-D Stein identity, the relu
+and pi, the series of g near pi used by ``kernels.arccos_g``, the 1-D Stein identity, the relu
 moments G(t) = t Phi(t) + phi(t) and (1 + a^2) Phi(a) + a phi(a) (the self term of psi_l), the
 quadratic forms used to evaluate phi2 near rho = +-1, the origin case of Phi2, the asymptotic
 series of 1 - x m(x) (Mills ratio m) used for G in the lower tail, and Lemma 4's zero-bias
-constant C0(theta) -> 1/2 as theta -> 0 (math.md sec. 2).
+constant C0(theta) -> 1/2 as theta -> 0 (docs/math.md sec. 2).
 """
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ coordinates (see :mod:`luckbench.theory.assumption2`). Constants (Eq. 39 and the
   d_max = 1/2 (zero bias) or 1 (an upper bound on every d*_jj).
 
 K_d defaults to Assumption 2 over the caps (exact for zero bias: for orthogonal teachers
-K_d = Psi(theta0)/(pi/2 - theta0), the local form of math.md 3(iii) that gives gamma = 0.159, 0.111,
+K_d = Psi(theta0)/(pi/2 - theta0), the local form of docs/math.md 3(iii) that gives gamma = 0.159, 0.111,
 0.057 at 1, 3, 5 deg for m = 2); eps_d defaults to Assumption 3 of the teacher rows.
 """
 from __future__ import annotations
@@ -28,6 +28,7 @@ import math
 import numpy as np
 
 from luckbench.errors import InputError
+from luckbench.theory import geometry, validation
 from luckbench.theory import assumption2 as a2
 from luckbench.theory import assumption3 as a3
 from luckbench.theory.verdict import Verdict
@@ -73,43 +74,43 @@ def d_bar_exact_zero_bias(theta0: float) -> float:
     return (math.pi - theta0) / (2 * math.pi)
 
 
-def teacher_rows(w_star, bias=None) -> tuple[np.ndarray, bool]:
+def rows_with_bias(w_star, bias=None) -> tuple[np.ndarray, bool]:
     """(unit rows, has_bias) from ``w_star`` and ``bias``.
 
     ``bias`` None/False: zero-bias rows; True: the last column of ``w_star`` is the bias
     coordinate; a number or an (m,) array: bias values appended as that last column, w~ = [w, b].
     """
     if bias is None or bias is False:
-        return a2.unit_rows(w_star, "w_star"), False
+        return geometry.unit_rows(w_star, "w_star"), False
     if bias is True:
-        rows = a2.unit_rows(w_star, "w_star")
+        rows = geometry.unit_rows(w_star, "w_star")
         if rows.shape[1] < 2:
             raise InputError("w_star: a bias coordinate needs at least 2 columns")
         return rows, True
-    rows = a2.as_rows(w_star, "w_star")
-    b = a2.bias_values(bias, rows.shape[0], "bias")
-    return a2.unit_rows(np.concatenate([rows, b[:, None]], axis=1), "w_star"), True
+    rows = validation.as_rows(w_star, "w_star")
+    b = validation.bias_values(bias, rows.shape[0], "bias")
+    return geometry.unit_rows(np.concatenate([rows, b[:, None]], axis=1), "w_star"), True
 
 
 def conditions(w_star, theta0, *, bias=None, K_d=None, eps_d=None, eta=None, paper_mode=False) -> Thm4Conditions:
     """Theorem 4's constants for teacher rows ``w_star`` (m, D) and cap angle ``theta0`` (radians).
 
     ``w_star`` is in whitened coordinates (sigma = 1) and normalised here; ``bias`` as in
-    :func:`teacher_rows` (None: zero-bias model; True: last column is the bias; values: appended).
+    :func:`rows_with_bias` (None: zero-bias model; True: last column is the bias; values: appended).
     ``K_d``/``eps_d`` default to the measured Assumption 2/3 constants (K_d exact for zero bias, a
     search lower bound otherwise).
     """
-    rows, has_bias = teacher_rows(w_star, bias)
-    t0 = a2.as_angle(theta0)
+    rows, has_bias = rows_with_bias(w_star, bias)
+    t0 = validation.as_angle(theta0)
     m = rows.shape[0]
     K_method = "given"
     if K_d is None:
         est = a2.region_constant("d", a2.Region.caps(rows, t0, bias=has_bias))
         K_d, K_method = est.K, est.method
-    K_d = a2.as_number(K_d, "K_d", allow_inf=True)
+    K_d = validation.as_number(K_d, "K_d", allow_inf=True)
     if eps_d is None:
         eps_d = a3.teacher_overlaps(rows, bias=has_bias)["d"].eps
-    eps_d = a2.as_number(eps_d, "eps_d")
+    eps_d = validation.as_number(eps_d, "eps_d")
     diag = float(np.min(np.diag(a2.psi("d", rows, rows, bias=has_bias))))
     if math.isinf(K_d):
         M, g = math.inf, -math.inf
@@ -123,7 +124,7 @@ def conditions(w_star, theta0, *, bias=None, K_d=None, eps_d=None, eta=None, pap
         db, form = d_bar(t0, K_d, diag), "corrected (minus sign)"
     pre = {"gamma>0": bool(g > 0), "d_bar>0": bool(db > 0), "theta0<pi/2": bool(t0 < math.pi / 2)}
     if eta is not None:
-        eta = a2.as_number(eta, "eta")
+        eta = validation.as_number(eta, "eta")
         pre["eta*d<=1"] = bool(eta * (1.0 if has_bias else 0.5) <= 1)
     holds = all(pre.values())
     rate = db * g if math.isfinite(g) else -math.inf
@@ -144,7 +145,7 @@ def envelope_discrete(iters, sin_theta0, eta, cond: Thm4Conditions) -> np.ndarra
     NaN everywhere if the preconditions fail, eta is not positive, or eta d_bar gamma >= 1.
     """
     t = np.asarray(iters, dtype=np.float64)
-    eta = a2.as_number(eta, "eta")
+    eta = validation.as_number(eta, "eta")
     q = eta * cond.rate
     if not cond.holds or eta <= 0 or q >= 1:
         return np.full(t.shape, np.nan)
@@ -153,8 +154,8 @@ def envelope_discrete(iters, sin_theta0, eta, cond: Thm4Conditions) -> np.ndarra
 
 def iterate(w_star, w0, eta: float, steps: int, *, bias: bool) -> np.ndarray:
     """Euler steps of the Thm-4 dynamics with renormalisation; returns sin theta_j^t, shape (steps+1, m)."""
-    ws = a2.unit_rows(w_star, "w_star")
-    w = a2.unit_rows(w0, "w0")
+    ws = geometry.unit_rows(w_star, "w_star")
+    w = geometry.unit_rows(w0, "w0")
     out = np.empty((steps + 1, ws.shape[0]))
     for t in range(steps + 1):
         cos = np.clip(np.sum(w * ws, axis=1), -1.0, 1.0)
@@ -168,24 +169,28 @@ def iterate(w_star, w0, eta: float, steps: int, *, bias: bool) -> np.ndarray:
     return out
 
 
-def check(setup, *, eta: float = 0.1, steps: int = 200) -> Verdict:
-    """Theorem 4 on the setup's first-layer teachers at theta0 = THETA0_DEG.
+ETA_CHECK = 0.1  # step size of the check when the setup gives none
+
+
+def check(setup, *, steps: int = 200) -> Verdict:
+    """Theorem 4 on the setup's first-layer teachers at theta0 = ``setup.theta0_deg``, step ``setup.eta``.
 
     When the preconditions hold, the dynamics are iterated from students on the cap boundary and
     every sin theta_j^t is compared with the discrete envelope; otherwise holds is None (vacuous).
     """
-    theta0 = math.radians(a2.THETA0_DEG)
-    rows = a2.paper_teacher_rows(setup.teacher, bias=setup.bias, seed=setup.seed)
+    theta0 = setup.theta0
+    eta = ETA_CHECK if setup.eta is None else setup.eta
+    rows = setup.teacher_rows()
     cond = conditions(rows, theta0, bias=setup.bias, eta=eta, paper_mode=setup.paper_mode)
     details = {"form": "paper (d_bar plus sign, exponent t-1)" if setup.paper_mode
                else "corrected (d_bar minus sign or exact, exponent t)",
                "d_bar_form": cond.d_bar_form, "K_d": cond.K_d, "K_method": cond.K_method, "eps_d": cond.eps_d,
                "M_d": cond.M_d, "gamma": cond.gamma, "d_bar": cond.d_bar, "m": cond.m,
-               "theta0_deg": a2.THETA0_DEG, "preconditions": cond.preconditions}
+               "theta0_deg": setup.theta0_deg, "preconditions": cond.preconditions}
     statement = "sin theta_j^t <= (1 - eta d_bar gamma)^t sin theta0 when gamma > 0"
     if not cond.holds:
         return Verdict("theorem4", statement, "bound", holds=None, value=cond.gamma, bound=0.0, details=details)
-    w0 = a2.cap_points(rows, theta0, np.random.default_rng(setup.seed), boundary=1.0)
+    w0 = geometry.cap_points(rows, theta0, np.random.default_rng(setup.seed), boundary=1.0)
     sines = iterate(rows, w0, eta, steps, bias=setup.bias).max(axis=1)
     env = envelope_discrete(np.arange(steps + 1), math.sin(theta0), eta, cond)
     worst = float(np.max(sines / env))

@@ -17,7 +17,7 @@ Notation: s0 = 2 sin(theta0/2) (the u-distance bound), c = cos(theta0/2), B = B_
   kappa = 2 C0 sin(theta0/2)(1 + B_dv) (Eq. 46)
   R41 = (B_v - B_dv) cos(theta0) - eps_d B max(B_du, B_dr); R42 = 1 - eps_l max(B_lu, B_lr) - kappa
 
-``mode="fixed"`` (math.md Thm 5 [FLAG]s; each term bounded conservatively; rho = 1 - eta lam gamma):
+``mode="fixed"`` (docs/math.md Thm 5 [FLAG]s; each term bounded conservatively; rho = 1 - eta lam gamma):
   C = K x distance: C_iu = K_i s0, C_ir = K_i delta_r, with the r-drift (Eqs. 68-70 for j in [r],
   with B_{d,r}, the omitted Eq. 64 dv-term and the m / n-m-1 pair counts; d*_jj <= 1)
     delta_r = eps_d B_v [m((1+K_d)(1+C_dr)^2 s0 B_v + (1+C_du)(1+C_dr)^2 B_dv) + (n-m-1)(1+C_dr)^3 B_v]
@@ -33,7 +33,7 @@ Notation: s0 = 2 sin(theta0/2) (the u-distance bound), c = cos(theta0/2), B = B_
     Y_r = eps_l [m (1+C_lr)^2 (B_dv + K_l B s0)/B_v + (n-m-1)(1+C_lr)^3] + C0 delta_r^2
   min_d / min_l are the centres' own diagonals min_j psi(w*_j, w*_j) (psi(w_j^0, w_j^0) for [r]).
 
-Reference (math.md, Thm 5): K = 2, m = 4, n = 12, theta0 = 5 deg, B_v = 1, B_dv = 0.3, eta = 0.01,
+Reference (docs/math.md, Thm 5): K = 2, m = 4, n = 12, theta0 = 5 deg, B_v = 1, B_dv = 0.3, eta = 0.01,
 min diagonals 0.45, C0 = C0(5 deg) = 1/2: mode "paper" gives gamma = 0.692, lambda_bar = 0.293,
 C_dr = 0.023 at eps = 1e-4 and is infeasible at eps = 1e-3.
 """
@@ -45,9 +45,9 @@ import math
 import numpy as np
 
 from luckbench.errors import InputError
+from luckbench.theory import geometry, validation
 from luckbench.theory import assumption2 as a2
 from luckbench.theory import assumption3 as a3
-from luckbench.theory.assumption2 import as_number as _num
 from luckbench.theory.lemmas import c0_zero_bias
 from luckbench.theory.verdict import Verdict
 
@@ -190,17 +190,17 @@ def constants(*, m, n, theta0, B_v, B_dv, eps_d, eps_l, K_d, K_l, C0, eta, min_d
         raise InputError(f"m: need at least one teacher node, got {m!r}")
     if n_i < m_i:
         raise InputError(f"n: the student needs at least m = {m_i} nodes, got {n!r}")
-    t0 = a2.as_angle(theta0)
-    B_v_f = _num(B_v, "B_v", positive=True)
-    B_dv_f = _num(B_dv, "B_dv")
-    b_v_f = B_v_f if b_v is None else _num(b_v, "b_v", positive=True)
+    t0 = validation.as_angle(theta0)
+    B_v_f = validation.as_number(B_v, "B_v", positive=True)
+    B_dv_f = validation.as_number(B_dv, "B_dv")
+    b_v_f = B_v_f if b_v is None else validation.as_number(b_v, "b_v", positive=True)
     if b_v_f > B_v_f:
         raise InputError(f"b_v: a lower bound on ||v*_j|| cannot exceed B_v = {B_v_f}, got {b_v!r}")
-    C0_f = math.inf if C0 is None else _num(C0, "C0", allow_inf=True)
-    p = _Inputs(m_i, n_i, t0, B_v_f, B_dv_f, b_v_f, _num(eps_d, "eps_d"), _num(eps_l, "eps_l"),
-                _num(K_d, "K_d", allow_inf=True), _num(K_l, "K_l", allow_inf=True), C0_f,
-                _num(eta, "eta", positive=True),
-                _num(min_d_diag, "min_d_diag", positive=True), _num(min_l_diag, "min_l_diag", positive=True))
+    C0_f = math.inf if C0 is None else validation.as_number(C0, "C0", allow_inf=True)
+    p = _Inputs(m_i, n_i, t0, B_v_f, B_dv_f, b_v_f, validation.as_number(eps_d, "eps_d"), validation.as_number(eps_l, "eps_l"),
+                validation.as_number(K_d, "K_d", allow_inf=True), validation.as_number(K_l, "K_l", allow_inf=True), C0_f,
+                validation.as_number(eta, "eta", positive=True),
+                validation.as_number(min_d_diag, "min_d_diag", positive=True), validation.as_number(min_l_diag, "min_l_diag", positive=True))
     why = ("theta0 >= pi/2: the cap argument needs theta0 < pi/2" if t0 >= math.pi / 2 else
            "C0 = inf: Lemma 4's quadratic fall-off fails (bias coordinate)" if math.isinf(C0_f) else
            "K = inf: Assumption 2 fails on the region" if math.isinf(p.K_d) or math.isinf(p.K_l) else
@@ -229,9 +229,9 @@ def constants_from_weights(W_star, V_star, W_r0, V0, theta0, eta, *, mode="fixed
     if bias not in (None, False, True):
         raise InputError(f"bias: expected None or a bool (True: the last column is the bias), got {bias!r}")
     has_bias = bool(bias)
-    ws = a2.unit_rows(W_star, "W_star")
+    ws = geometry.unit_rows(W_star, "W_star")
     m = ws.shape[0]
-    wr = np.zeros((0, ws.shape[1])) if W_r0 is None or np.size(W_r0) == 0 else a2.unit_rows(W_r0, "W_r0")
+    wr = np.zeros((0, ws.shape[1])) if W_r0 is None or np.size(W_r0) == 0 else geometry.unit_rows(W_r0, "W_r0")
     if wr.shape[1] != ws.shape[1]:
         raise InputError(f"W_r0: expected {ws.shape[1]} columns like W_star, got {wr.shape[1]}")
     vs = np.atleast_2d(np.asarray(V_star, dtype=np.float64))
@@ -242,12 +242,12 @@ def constants_from_weights(W_star, V_star, W_r0, V0, theta0, eta, *, mode="fixed
     if vs.shape[0] != m or v0.shape != (m + wr.shape[0], vs.shape[1]):
         raise InputError(f"V0/V_star: expected V_star ({m}, C) and V0 ({m + wr.shape[0]}, C), "
                          f"got {vs.shape} and {v0.shape}")
-    t0 = a2.as_angle(theta0)
+    t0 = validation.as_angle(theta0)
     centres = np.concatenate([ws, wr], axis=0)
     ov = a3.teacher_overlaps(centres, bias=has_bias)
     if C0 is None:
         C0 = math.inf if has_bias else c0_zero_bias(t0)
-    if math.isinf(_num(C0, "C0", allow_inf=True)) or t0 >= math.pi / 2:
+    if math.isinf(validation.as_number(C0, "C0", allow_inf=True)) or t0 >= math.pi / 2:
         K_d = K_l = 0.0  # unused: constants() reports infeasible (C0 = inf or theta0 >= pi/2) before K enters
     elif isinstance(k_search, str):
         if k_search != "region":
@@ -256,7 +256,7 @@ def constants_from_weights(W_star, V_star, W_r0, V0, theta0, eta, *, mode="fixed
         K_d = a2.region_constant("d", region, samples=64).K
         K_l = a2.region_constant("l", region, samples=64).K
     else:
-        K_d = K_l = _num(k_search, "k_search")
+        K_d = K_l = validation.as_number(k_search, "k_search")
     norms_star = np.linalg.norm(vs, axis=1)
     B_v = float(norms_star.max())
     if mode == "fixed" and wr.shape[0]:
@@ -268,35 +268,31 @@ def constants_from_weights(W_star, V_star, W_r0, V0, theta0, eta, *, mode="fixed
                      min_l_diag=float(np.diag(a2.psi("l", centres, centres, bias=has_bias)).min()), mode=mode)
 
 
-def check(setup, *, eta: float = 0.01) -> Verdict:
-    """Feasibility of Thm 5's hypotheses for the setup's first layer (paper-scheme teacher, default
-    student init for the r-set, theta0 = THETA0_DEG, input std 10). The conclusion itself is an
-    empirical target for ``luckbench sim thm5``; holds is True when feasible, None otherwise."""
-    import torch
+ETA_CHECK = 0.01  # step size of the check when the setup gives none
 
-    from luckbench.theory import network
 
+def check(setup) -> Verdict:
+    """Feasibility of Thm 5's hypotheses for the setup's first layer (teacher of ``setup.teacher_scheme``,
+    PyTorch-default student init for the r-set, theta0 = ``setup.theta0_deg``, input std ``setup.sigma``,
+    step ``setup.eta``). The conclusion itself is an empirical target for ``luckbench sim thm5``;
+    holds is True when feasible, None otherwise."""
     d, m, C = setup.teacher[0], setup.teacher[1], setup.teacher[-1]
     n = setup.student_widths[1]
+    eta = ETA_CHECK if setup.eta is None else setup.eta
     if n < m:
         return Verdict(name="theorem5", statement=_T5_STATEMENT, kind="bound", holds=None,
                        details={"reason": f"the student's first hidden layer ({n}) is narrower than the "
                                           f"teacher's ({m}): Theorem 5 needs n >= m", "m": m, "n": n})
-    teacher = network.ReLUNet(network.NetSpec(widths=(d, m, C), bias=setup.bias, dtype="float64"))
-    student = network.ReLUNet(network.NetSpec(widths=(d, n, C), bias=setup.bias, dtype="float64"))
-    with torch.no_grad():
-        network.teacher_init_(teacher, setup.seed)
-        network.student_init_(student, setup.seed + 1)
+    teacher = geometry.teacher_layers((d, m, C), bias=setup.bias, seed=setup.seed, scheme=setup.teacher_scheme)
+    student = geometry.default_init_layers((d, n, C), bias=setup.bias, seed=setup.seed + 1)
 
-    def rows(net):
-        lin = net.linears[0]
-        b = lin.bias.detach().numpy() if setup.bias else None
-        return a2.augment(lin.weight.detach().numpy(), b, sigma=a2.SIGMA_PAPER)
+    def rows(layers):
+        return geometry.augment(*layers[0], sigma=setup.sigma)
 
     mode = "paper" if setup.paper_mode else "fixed"
-    theta0 = math.radians(a2.THETA0_DEG)
-    v_star = teacher.head.weight.detach().numpy().T
-    v0 = student.head.weight.detach().numpy().T.copy()
+    theta0 = setup.theta0
+    v_star = teacher[-1][0].T
+    v0 = student[-1][0].T.copy()
     v0[:m] = v_star + 0.1 * (v0[:m] - v_star)  # a u-set whose fan-out starts near the teacher's
     res = constants_from_weights(rows(teacher), v_star, rows(student)[m:], v0, theta0, eta,
                                  mode=mode, bias=setup.bias)
@@ -306,7 +302,8 @@ def check(setup, *, eta: float = 0.01) -> Verdict:
         kind="bound", holds=True if res.feasible else None, value=res.gamma, bound=0.0,
         details={"form": f"mode {mode} ({'as printed with the <= fix' if mode == 'paper' else 'corrected'})",
                  **{k: v for k, v in dataclasses.asdict(res).items() if k != "mode"},
-                 "m": m, "n": n, "theta0_deg": a2.THETA0_DEG, "eta": eta},
+                 "m": m, "n": n, "theta0_deg": setup.theta0_deg, "eta": eta,
+                 "sigma": setup.sigma, "teacher_scheme": setup.teacher_scheme},
     )
 
 

@@ -2,24 +2,23 @@
 
     luckbench check [NAME ...] [--json] [--seed S] [--teacher W0,W1,...] [--student W0,W1,...]
                     [--bias/--no-bias] [--bn none|before|after] [--dtype float64|float32]
-                    [--paper-mode] [--out FILE.nc]
+                    [--paper-mode] [--theta0 DEG] [--sigma S] [--eta ETA]
+                    [--teacher-scheme paper|orthogonal|gaussian] [--out FILE.nc]
 
 Names are those of ``luckbench.theory.checks.CHECKS`` (default: all, in registry order).
 ``--teacher 20,10,15,4`` means input 20, hidden 10 and 15, output 4; the student defaults to the
-teacher with every hidden layer doubled. Output: a readable table, or with ``--json`` one JSON
+teacher with every hidden layer doubled. ``--theta0`` (degrees), ``--teacher-scheme`` and
+``--sigma`` set the caps, teachers and input std of the closed-form checks (``--sigma`` also the
+network checks' inputs); ``--eta`` is the step size of Theorems 4 and 5 (see
+:class:`luckbench.theory.checks.CheckSetup`). Output: a readable table, or with ``--json`` one JSON
 list of ``Verdict.to_dict()``. ``--out FILE.nc`` also stores the verdicts (netCDF, written
-atomically): dimension ``check`` (coordinate = check names), variables ``holds`` (int8: 1 true,
-0 false, -1 none), ``value``, ``bound``, ``tolerance`` (float64, NaN for none), strings ``kind``,
-``statement`` and ``details`` (JSON per check); attribute ``result_kind = "checks"``.
+atomically) as :func:`luckbench.theory.verdict.verdicts_dataset` builds them.
 Exit 0 when every check ran (whatever it found), 2 on bad input (one line on stderr).
 """
 from __future__ import annotations
 
 import argparse
 import json
-import math
-
-import numpy as np
 
 from luckbench.config import parse_widths
 from luckbench.errors import InputError
@@ -29,7 +28,8 @@ MAX_HIDDEN = 2_000  # per-sample beta matrices are hidden x hidden (Assumption 1
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
-    from luckbench.theory.checks import CHECKS
+    from luckbench.theory.checks import CHECKS, CheckSetup
+    from luckbench.theory.geometry import TEACHER_SCHEMES
 
     parser.add_argument("names", nargs="*", metavar="NAME",
                         help=f"checks to run (default: all): {', '.join(CHECKS)}")
@@ -47,11 +47,20 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                         help="floating-point type of the networks (default: float64)")
     parser.add_argument("--paper-mode", action=argparse.BooleanOptionalAction, default=False,
                         help="evaluate the paper's printed formulas instead of the corrected ones")
+    parser.add_argument("--theta0", type=float, default=CheckSetup.theta0_deg, metavar="DEG",
+                        help=f"cap half-angle of the closed-form checks, degrees in (0, 180) "
+                             f"(default: {CheckSetup.theta0_deg:g})")
+    parser.add_argument("--sigma", type=float, default=CheckSetup.sigma, metavar="S",
+                        help=f"input standard deviation, x ~ N(0, S^2 I) (default: {CheckSetup.sigma:g}, the paper's)")
+    parser.add_argument("--eta", type=float, default=None, metavar="ETA",
+                        help="step size of Theorems 4 and 5, in (0, 1] (default: 0.1 and 0.01)")
+    parser.add_argument("--teacher-scheme", choices=TEACHER_SCHEMES, default=CheckSetup.teacher_scheme,
+                        help=f"first-layer teacher rows of the closed-form checks (default: {CheckSetup.teacher_scheme})")
     parser.add_argument("--out", default=None, metavar="FILE.nc", help="also store the verdicts as netCDF")
 
 
 def setup_from_args(args: argparse.Namespace):
-    """The :class:`CheckSetup` the flags describe (InputError on bad widths or seed)."""
+    """The :class:`CheckSetup` the flags describe (InputError on bad widths, seed, angle, std or step)."""
     from luckbench.theory.checks import CheckSetup
 
     if args.seed < 0:
@@ -61,8 +70,9 @@ def setup_from_args(args: argparse.Namespace):
         kwargs["teacher"] = parse_widths(args.teacher, "--teacher")
     if args.student is not None:
         kwargs["student"] = parse_widths(args.student, "--student")
-    setup = CheckSetup(bias=args.bias, bn=args.bn, dtype=args.dtype, seed=args.seed,
-                       paper_mode=args.paper_mode, **kwargs)
+    setup = CheckSetup(bias=args.bias, bn=args.bn, dtype=args.dtype, seed=args.seed, paper_mode=args.paper_mode,
+                       theta0_deg=args.theta0, sigma=args.sigma, eta=args.eta, teacher_scheme=args.teacher_scheme,
+                       **kwargs)
     for what, widths in (("--teacher", setup.teacher), ("--student", setup.student_widths)):
         if max(widths[1:-1], default=0) > MAX_HIDDEN:
             raise InputError(f"{what}: hidden widths above {MAX_HIDDEN} are too large for the checks, got {widths}")
@@ -84,44 +94,14 @@ def _fmt(x) -> str:
 
 
 def format_table(verdicts) -> str:
-    """A fixed-width table: name, kind, holds, value, bound, tolerance, statement."""
-    header = ("check", "kind", "holds", "value", "bound", "tolerance", "statement")
-    rows = [header] + [(v.name, v.kind, {True: "yes", False: "NO", None: "n/a"}[v.holds], _fmt(v.value),
+    """A fixed-width table: name, kind, verdict word, value, bound, tolerance, statement."""
+    header = ("check", "kind", "verdict", "value", "bound", "tolerance", "statement")
+    rows = [header] + [(v.name, v.kind, v.word, _fmt(v.value),
                         _fmt(v.bound), _fmt(v.tolerance), v.statement) for v in verdicts]
     widths = [max(len(r[i]) for r in rows) for i in range(len(header) - 1)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1] for r in rows]
     lines.insert(1, "-" * min(120, len(lines[0])))
     return "\n".join(lines)
-
-
-def _num(x) -> float:
-    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else math.nan
-
-
-def verdicts_dataset(verdicts):
-    """The verdicts as an ``xarray.Dataset`` over dimension ``check`` (module docstring)."""
-    import xarray as xr
-
-    from luckbench.store import to_json
-
-    dicts = [v.to_dict() for v in verdicts]
-    holds = np.array([-1 if d["holds"] is None else int(d["holds"]) for d in dicts], dtype=np.int8)
-    ds = xr.Dataset(
-        {
-            "holds": ("check", holds, {"long_name": "check outcome", "flag_values": "1 true, 0 false, -1 none"}),
-            "value": ("check", np.array([_num(v.value) for v in verdicts]), {"long_name": "measured value"}),
-            "bound": ("check", np.array([_num(v.bound) for v in verdicts]), {"long_name": "compared against"}),
-            "tolerance": ("check", np.array([_num(v.tolerance) for v in verdicts]),
-                          {"long_name": "float slack allowed"}),
-            "kind": ("check", np.array([d["kind"] for d in dicts], dtype=object)),
-            "statement": ("check", np.array([d["statement"] for d in dicts], dtype=object)),
-            "details": ("check", np.array([to_json(d["details"]) for d in dicts], dtype=object),
-                        {"long_name": "JSON object of further named numbers"}),
-        },
-        coords={"check": np.array([v.name for v in verdicts], dtype=object)},
-    )
-    ds.attrs["result_kind"] = "checks"
-    return ds
 
 
 def run(args: argparse.Namespace) -> int:
@@ -132,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
     verdicts = run_checks(names, setup)  # validates every name before running any check
     if args.out:
         from luckbench.store import write_dataset
+        from luckbench.theory.verdict import verdicts_dataset
 
         write_dataset(verdicts_dataset(verdicts), args.out, config={"names": names, "setup": setup}, seed=setup.seed)
     if args.json:

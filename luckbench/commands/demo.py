@@ -53,7 +53,7 @@ SIZES = {
 }
 # Training runs that differ from the main run in one setting (ledger rows E4, E5, E6).
 ABLATIONS = (("bn", ["--bn", "after"]), ("finite", ["--finite", "2000"]), ("narrow", ["--width-mult", "2"]))
-# Thm 5 map's other constants: math.md's worked example (optimistic K = 2, m = 4, theta0 = 5 deg,
+# Thm 5 map's other constants: docs/math.md's worked example (optimistic K = 2, m = 4, theta0 = 5 deg,
 # B_v = 1, B_dv = 0.3, eta = 0.01, minimum diagonals 0.45) with the zero-bias C0(5 deg) = 0.5.
 THM5_FIXED = {"m": 4, "theta0": math.radians(5.0), "B_v": 1.0, "B_dv": 0.3, "K_d": 2.0, "K_l": 2.0, "C0": 0.5,
               "eta": 0.01, "min_d_diag": 0.45, "min_l_diag": 0.45}
