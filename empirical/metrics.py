@@ -48,6 +48,11 @@ def unit_view(a: torch.Tensor) -> torch.Tensor:
     return a.movedim(1, -1).reshape(-1, a.shape[1])
 
 
+def _float64_copy(a: torch.Tensor) -> torch.Tensor:
+    """A float64 tensor the caller may modify in place (a new one even when ``a`` is float64)."""
+    return a.to(torch.float64, copy=True)
+
+
 class CorrAccumulator:
     """Streaming Pearson correlation between n student units and m teacher units (float64)."""
 
@@ -58,20 +63,19 @@ class CorrAccumulator:
 
     def update(self, s: torch.Tensor, t: torch.Tensor) -> None:
         """Add observations: ``s`` (N, n) or (N, n, H, W); ``t`` likewise with m units."""
-        s = unit_view(s).double()
-        t = unit_view(t).double()
+        s, t = _float64_copy(unit_view(s)), _float64_copy(unit_view(t))
         if self._shift is None:
             self._shift = (s.mean(0), t.mean(0))
             zs, zt = s.new_zeros(s.shape[1]), t.new_zeros(t.shape[1])
             self._sums = [zs.clone(), zt.clone(), zs.clone(), zt.clone(), s.new_zeros(s.shape[1], t.shape[1])]
-        s = s - self._shift[0]
-        t = t - self._shift[1]
+        s.sub_(self._shift[0])
+        t.sub_(self._shift[1])
         sums = self._sums
         sums[0] += s.sum(0)
         sums[1] += t.sum(0)
-        sums[2] += (s * s).sum(0)
-        sums[3] += (t * t).sum(0)
-        sums[4] += s.T @ t
+        sums[2] += torch.linalg.vecdot(s, s, dim=0)  # sum of squares without a squared copy
+        sums[3] += torch.linalg.vecdot(t, t, dim=0)
+        sums[4].addmm_(s.T, t)
         self.count += s.shape[0]
 
     def result(self) -> np.ndarray:
@@ -190,7 +194,7 @@ def evaluate(student: nn.Module, teacher: nn.Module, x: torch.Tensor, *, labels:
     try:
         accs = None
         loss_sum, count = 0.0, 0
-        hits = np.zeros(3)
+        hits = torch.zeros(3, dtype=torch.int64, device=x.device)  # student, teacher right; they agree
         for start in range(0, x.shape[0], batch_size):
             xb = x[start:start + batch_size]
             pre_s, out_s = _relu_inputs(student, xb)
@@ -198,21 +202,23 @@ def evaluate(student: nn.Module, teacher: nn.Module, x: torch.Tensor, *, labels:
             if accs is None:
                 accs = [CorrAccumulator() for _ in pre_s]
             for acc, a, b in zip(accs, pre_s, pre_t):
-                acc.update(torch.relu(a), torch.relu(b))
-            loss_sum += float(output_loss(out_s.double(), out_t.double(), loss)) * xb.shape[0]
+                acc.update(a.clamp_(min=0), b.clamp_(min=0))  # the trace is not used again: ReLU in place
+            # sums stay on the device: one synchronisation per evaluation, not per chunk
+            loss_sum = loss_sum + output_loss(out_s.double(), out_t.double(), loss) * xb.shape[0]
             count += xb.shape[0]
             ps, pt = out_s.argmax(1), out_t.argmax(1)
-            hits[2] += float((ps == pt).sum())
+            hits[2] += (ps == pt).sum()
             if labels is not None:
                 yb = labels[start:start + batch_size].to(ps.device)
-                hits[0] += float((ps == yb).sum())
-                hits[1] += float((pt == yb).sum())
+                hits[0] += (ps == yb).sum()
+                hits[1] += (pt == yb).sum()
     finally:
         student.train(modes[0])
         teacher.train(modes[1])
-    ev = Evaluation(corr=[a.result() for a in accs], loss=loss_sum / count, agreement=hits[2] / count)
+    right = hits.cpu().numpy()
+    ev = Evaluation(corr=[a.result() for a in accs], loss=float(loss_sum) / count, agreement=right[2] / count)
     if labels is not None:
-        ev.student_acc, ev.teacher_acc = hits[0] / count, hits[1] / count
+        ev.student_acc, ev.teacher_acc = right[0] / count, right[1] / count
     return ev
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 
 from luckbench.errors import InputError
 
@@ -103,6 +104,9 @@ class TrainConfig:
                 raise InputError(f"--{_flag(name)}: must be a finite number >= 0, got {v!r}")
         if len(self.teacher) < 3 or any(int(w) <= 0 for w in self.teacher):
             raise InputError(f"--teacher: need input, at least one hidden layer and outputs, all positive; got {self.teacher}")
+        if self.threads > usable_cpus():
+            raise InputError(f"--threads: must be in [1, {usable_cpus()}] (the CPUs this process may use; 0 = auto), "
+                             f"got {self.threads}")
         if self.data == "gaus" and self.steps_per_epoch == 0:
             raise InputError("--steps-per-epoch: must be positive for GAUS data")
 
@@ -111,6 +115,11 @@ class TrainConfig:
         """Student widths: the teacher's with every hidden width times ``width_mult``."""
         t = self.teacher
         return (t[0], *(self.width_mult * w for w in t[1:-1]), t[-1])
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def _flag(name: str) -> str:

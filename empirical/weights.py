@@ -3,14 +3,19 @@
 * Local files are read with ``torch.load(path, weights_only=True, map_location="cpu")`` only: a
   pickle that would import or call anything beyond tensors and plain containers is refused
   before any of its code runs.
+* Zip-format files (``torch.save`` since PyTorch 1.6) have every member's CRC-32 checked before
+  ``torch.load`` reads them (``torch.load`` does not): a flipped byte in tensor data is refused.
 * Accepted layouts: a bare state dict, or one wrapped as ``{"state_dict": ...}``,
-  ``{"model": ...}`` or ``{"model_state_dict": ...}`` (other entries such as ``epoch`` or
-  ``optimizer`` are ignored); a ``module.`` prefix left by ``nn.DataParallel`` is stripped.
+  ``{"model": ...}`` or ``{"model_state_dict": ...}``, nested up to ``MAX_NESTING`` levels (a
+  wrapper that contains itself is refused, never followed); non-tensor entries such as ``epoch``
+  or ``char2idx`` are ignored; a ``module.`` prefix left by ``nn.DataParallel`` is stripped.
 * URLs are fetched through torch.hub's cache (``<torch.hub.get_dir()>/checkpoints``) with
   ``torch.hub.download_url_to_file``: downloads are atomic and a file whose SHA-256 does not
   start with the expected digest never enters the cache. The expected digest is ``sha256`` if
   given, else the hash prefix in a torch.hub-style file name (``resnet18-f37072fd.pth``), as
-  ``load_state_dict_from_url(check_hash=True)`` does.
+  ``load_state_dict_from_url(check_hash=True)`` does. ``file://`` sources are copied here
+  (atomically, checked against the digest) keeping the source's permission bits, so a private
+  file stays private; :func:`discard_cached` removes a cached copy that was refused.
 * Every problem (missing, truncated, foreign or code-carrying file; wrong architecture; NaN
   weights; bad digest) is a one-line :class:`~luckbench.errors.InputError`.
 """
@@ -20,8 +25,13 @@ import hashlib
 import os
 import pickle
 import re
+import stat
+import tempfile
+import zipfile
+import zlib
 import urllib.error
 import urllib.parse
+import urllib.request
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,6 +43,7 @@ from luckbench.empirical.architectures import build
 from luckbench.errors import InputError
 
 WRAPPER_KEYS = ("state_dict", "model", "model_state_dict")
+MAX_NESTING = 8  # wrapper levels followed before a file is refused as too deeply nested
 _HEX = re.compile(r"^[0-9a-f]{8,64}$")
 _SHOWN = 3  # keys listed per category in a mismatch message
 
@@ -67,8 +78,8 @@ def fetch_url(url: str, sha256: str | None = None, *, cache_dir: str | os.PathLi
     """Download ``url`` into torch.hub's checkpoint cache (once) and return the cached path.
 
     The expected digest is ``sha256`` or, failing that, the torch.hub hash prefix in the file
-    name; a download that does not match is discarded by ``download_url_to_file``. A cached file
-    that no longer matches is an error naming it (delete it to download again).
+    name; a download that does not match never enters the cache. A cached file that no longer
+    matches is removed and named in the error (run again to download it afresh).
     """
     parts = urllib.parse.urlparse(url)
     name = os.path.basename(parts.path)
@@ -82,31 +93,99 @@ def fetch_url(url: str, sha256: str | None = None, *, cache_dir: str | os.PathLi
     dst = cache / name
     if not dst.is_file():
         cache.mkdir(parents=True, exist_ok=True)
-        try:
-            torch.hub.download_url_to_file(url, str(dst), hash_prefix=expected, progress=progress)
-        except RuntimeError as exc:  # torch.hub's "invalid hash value" (the temp file is removed)
-            raise InputError(f"--url: {url}: {str(exc).splitlines()[0]}") from None
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            reason = getattr(exc, "reason", None) or exc
-            raise InputError(f"--url: could not download {url}: {reason}") from None
+        if parts.scheme == "file":
+            _copy_local(_local_source(url), dst, expected)
+        else:
+            _download(url, dst, expected, progress)
     if expected is not None:
-        verify_sha256(dst, expected)
+        try:
+            verify_sha256(dst, expected)
+        except InputError:
+            removed = discard_cached(dst, url)
+            raise InputError(f"--url: cached {dst} does not match the expected SHA-256 {expected}"
+                             + ("; removed it, run again to download it afresh" if removed else "")) from None
     return dst
 
 
-def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """``torch.load(path, weights_only=True, map_location="cpu")`` and unwrap to a state dict.
+def _local_source(url: str) -> Path:
+    return Path(urllib.request.url2pathname(urllib.parse.urlparse(url).path))
 
-    Refuses (InputError) code-carrying pickles, truncated or non-torch files, and files whose
-    content is not a mapping from names to tensors.
+
+def _download(url: str, dst: Path, expected: str | None, progress: bool) -> None:
+    try:
+        torch.hub.download_url_to_file(url, str(dst), hash_prefix=expected, progress=progress)
+    except RuntimeError as exc:  # torch.hub's "invalid hash value" (the temp file is removed)
+        raise InputError(f"--url: {url}: {str(exc).splitlines()[0]}") from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise InputError(f"--url: could not download {url}: {reason}") from None
+
+
+def _copy_local(src: Path, dst: Path, expected: str | None) -> None:
+    """Copy ``src`` to ``dst`` atomically with ``src``'s permission bits, refusing a digest mismatch."""
+    if not src.is_file():
+        raise InputError(f"--url: could not download {src.as_uri()}: file not found")
+    fd, tmp = tempfile.mkstemp(prefix=dst.name + ".", suffix=".partial", dir=dst.parent)  # mode 0600
+    digest = hashlib.sha256()
+    try:
+        with os.fdopen(fd, "wb") as out, open(src, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+                out.write(chunk)
+        actual = digest.hexdigest()
+        if expected is not None and not actual.startswith(expected):
+            raise InputError(f"--url: {src.as_uri()}: invalid hash value (expected {expected}..., got {actual})")
+        os.chmod(tmp, stat.S_IMODE(src.stat().st_mode))
+        os.replace(tmp, dst)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def discard_cached(path: Path, url: str) -> bool:
+    """Remove a refused cached copy ``path`` of ``url``; never the ``file://`` source itself."""
+    if urllib.parse.urlparse(url).scheme == "file":
+        src = _local_source(url)
+        if src.exists() and path.exists() and os.path.samefile(src, path):
+            return False
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def verify_zip_crc(path: Path) -> None:
+    """InputError naming the first member of a zip-format weight file whose CRC-32 is wrong.
+
+    Files in the legacy (pre-1.6, non-zip) format carry no checksum; they are read as they are.
+    """
+    if not zipfile.is_zipfile(path):
+        return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise InputError(f"{path}: corrupt zip archive ({type(exc).__name__}{': ' + first if first else ''})") from None
+    if bad is not None:
+        raise InputError(f"{path}: corrupt: CRC-32 mismatch in {bad} (the file was damaged after it was written)")
+
+
+def load_checkpoint(path: str | os.PathLike) -> object:
+    """``torch.load(path, weights_only=True, map_location="cpu")`` after the zip CRC check.
+
+    Refuses (InputError) code-carrying pickles, truncated, damaged or non-torch files.
     """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"--weights: file not found: {path}")
+    verify_zip_crc(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            obj = torch.load(path, weights_only=True, map_location="cpu")
+            return torch.load(path, weights_only=True, map_location="cpu")
     except pickle.UnpicklingError as exc:
         text = str(exc)
         if "Weights only load failed" in text:
@@ -119,28 +198,56 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         first = str(exc).splitlines()[0].split(". ")[0] if str(exc) else ""
         raise InputError(f"{path}: not a readable PyTorch weight file, truncated or foreign "
                          f"({type(exc).__name__}{': ' + first if first else ''})") from None
-    return extract_state_dict(obj, str(path))
 
 
-def _is_state_dict(obj: object) -> bool:
-    return (isinstance(obj, Mapping) and len(obj) > 0
-            and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()))
+def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """:func:`load_checkpoint` and unwrap to a state dict (:func:`extract_state_dict`)."""
+    return extract_state_dict(load_checkpoint(path), str(Path(path)))
+
+
+def _tensors(obj: Mapping) -> dict[str, torch.Tensor]:
+    return {k: v for k, v in obj.items() if isinstance(k, str) and isinstance(v, torch.Tensor)}
 
 
 def extract_state_dict(obj: object, source: str) -> dict[str, torch.Tensor]:
-    """Unwrap ``{"state_dict"|"model"|"model_state_dict": sd}`` (nested too) and strip ``module.``."""
-    while not _is_state_dict(obj):
-        inner = None
-        if isinstance(obj, Mapping):
-            inner = next((obj[k] for k in WRAPPER_KEYS if isinstance(obj.get(k), Mapping)), None)
+    """The name -> tensor entries of ``obj``, unwrapped from ``state_dict``/``model``/``model_state_dict``.
+
+    Wrappers are followed up to ``MAX_NESTING`` levels and a wrapper that contains itself is
+    refused; a ``module.`` prefix on every name is stripped.
+    """
+    seen: set[int] = set()
+    for _ in range(MAX_NESTING + 1):
+        if not isinstance(obj, Mapping):
+            break
+        if id(obj) in seen:
+            raise InputError(f"{source}: the checkpoint refers to itself ({'/'.join(WRAPPER_KEYS)} nesting loops)")
+        seen.add(id(obj))
+        inner = next((obj[k] for k in WRAPPER_KEYS if isinstance(obj.get(k), Mapping)), None)
         if inner is None:
-            raise InputError(f"{source}: no state dict found (expected a mapping of names to tensors, "
-                             f"or one under {'/'.join(WRAPPER_KEYS)})")
+            state = _tensors(obj)
+            if not state:
+                break
+            if all(k.startswith("module.") for k in state):
+                state = {k[len("module."):]: v for k, v in state.items()}
+            return state
         obj = inner
-    state = dict(obj)
-    if all(k.startswith("module.") for k in state):
-        state = {k[len("module."):]: v for k, v in state.items()}
-    return state
+    else:
+        raise InputError(f"{source}: state dict nested deeper than {MAX_NESTING} wrapper levels")
+    raise InputError(f"{source}: no state dict found (expected a mapping of names to tensors, "
+                     f"or one under {'/'.join(WRAPPER_KEYS)})")
+
+
+def tensor_problem(value: torch.Tensor) -> str | None:
+    """Why ``value`` cannot be read as real floating-point weights, or None if it can."""
+    if value.device.type == "meta":
+        return "a meta tensor (shape only, no data)"
+    if value.layout != torch.strided:
+        return f"a sparse tensor ({str(value.layout).replace('torch.', '')})"
+    if value.is_complex():
+        return f"complex-valued ({str(value.dtype).replace('torch.', '')})"
+    if not value.is_floating_point():
+        return f"of dtype {str(value.dtype).replace('torch.', '')}, not floating point"
+    return None
 
 
 def _listing(label: str, items: list[str]) -> str:
@@ -164,6 +271,14 @@ def check_fits(model: nn.Module, state: Mapping[str, torch.Tensor], arch: str, s
     if problems:
         raise InputError(f"{source}: weights do not fit --arch {arch}: {'; '.join(problems)}")
     for key, value in state.items():
+        if expected[key].is_floating_point():
+            problem = tensor_problem(value)
+        else:  # integer buffers (num_batches_tracked)
+            problem = None if (value.device.type != "meta" and value.layout == torch.strided and not value.is_complex()
+                               and not value.is_floating_point() and value.dtype != torch.bool) \
+                else tensor_problem(value) or f"of dtype {str(value.dtype).replace('torch.', '')}, not an integer"
+        if problem:
+            raise InputError(f"{source}: {key} is {problem}")
         if value.is_floating_point() and value.numel() and not _all_finite(value):
             raise InputError(f"{source}: non-finite values (NaN or inf) in {key}")
 

@@ -48,9 +48,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     chosen = _chosen_command(sys.argv[1:] if argv is None else argv)
     for name, (module, help_text) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        if name == chosen:
-            mod = importlib.import_module(module)
+        mod = importlib.import_module(module) if name == chosen else None
+        # a command with OWN_HELP prints its help itself (train: with the chosen preset's defaults)
+        p = sub.add_parser(name, help=help_text, description=help_text, add_help=not getattr(mod, "OWN_HELP", False))
+        if mod is not None:
             mod.add_parser(p)
             p.set_defaults(_run=mod.run)
     return parser

@@ -41,23 +41,29 @@ def _comma_list(item: type):
     return parse
 
 
-def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, *, skip: tuple[str, ...] = ()) -> None:
+def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, *, skip: tuple[str, ...] = (),
+                            shown: Any = None) -> None:
     """Add one ``--flag`` per field of the dataclass ``cls``.
 
     Defaults are left as ``None`` on the parser so :func:`from_args` can tell "given" from "not
     given"; bool fields get ``--flag/--no-flag``; choices come from ``metadata={"choices": ...}``.
+    The help shows the field defaults, or the values of ``shown`` (an instance of ``cls``, e.g. a
+    preset the flags override).
     """
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
         tp = _base_type(hints[f.name])
-        default = f.default if f.default is not dataclasses.MISSING else (
-            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+        if shown is not None:
+            default = getattr(shown, f.name)
+        else:
+            default = f.default if f.default is not dataclasses.MISSING else (
+                f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
         help_text = f.metadata.get("help", "")
         if "(default" not in help_text:  # a help text that explains its own default keeps it
-            shown = ",".join(map(str, default)) if isinstance(default, (tuple, list)) else default
-            help_text = f"{help_text} (default: {shown})".strip()
+            text = ",".join(map(str, default)) if isinstance(default, (tuple, list)) else default
+            help_text = f"{help_text} (default: {text})".strip()
         if tp is bool:
             parser.add_argument(_flag(f.name), dest=f.name, action=argparse.BooleanOptionalAction,
                                 default=None, help=help_text)

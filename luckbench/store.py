@@ -47,15 +47,18 @@ def _netcdf_safe_attrs(attrs: dict) -> dict:
 
 
 def write_dataset(ds: xr.Dataset, path: str | os.PathLike, *, config: Any, seed: int | None,
-                  command: str | None = None) -> Path:
+                  command: str | None = None, overwrite: bool = True) -> Path:
     """Write ``ds`` to ``path`` as netCDF4 atomically (temp file in the same folder, then rename).
 
     Adds the provenance attributes; ``config`` is stored as JSON so the run can be repeated.
-    A crash mid-write leaves at most a ``*.tmp*`` file, never a half-written result.
+    A crash mid-write leaves at most a ``*.tmp*`` file, never a half-written result. With
+    ``overwrite=False`` an existing ``path`` is an InputError (commands pass their ``--overwrite``).
     """
     from luckbench import __version__
 
     path = Path(path)
+    if path.exists() and not overwrite:
+        raise InputError(f"{path} exists; pass --overwrite to replace it")
     ds = ds.copy()
     ds.attrs.update({
         "luckbench_version": __version__,

@@ -1,32 +1,78 @@
 """Figures of a BN-bias audit (``result_kind = "bn_audit"``), in the style of the paper's Fig. 6 / 16.
 
-* ``bn_bias_hist_<arch>[_<sha8>].png``: one histogram of BN biases per BN layer (module order,
+* ``bn_bias_hist_<label>[_<sha8>].png``: one histogram of BN biases per BN layer (file order,
   lowest layer first), negative biases blue, positive orange (the paper's colours), exact zeros
   grey. Bins have an edge at 0, so no bin mixes signs.
-* ``bn_negative_fraction_<arch>[_<sha8>].png``: per layer, the fraction of biases < 0 (and <= 0,
-  the authors' convention, when zeros occur or published numbers exist), the published fraction
-  beside ours where it exists; below, the mean Gaussian pass probability Phi(beta/|gamma|)
-  (hatched where the BN output is added to a shortcut before the ReLU).
+* ``bn_negative_fraction_<label>[_<sha8>].png``: top, :func:`draw_fractions`: per layer, the
+  fraction of biases <= 0 (the authors' convention) against relative depth within its ``group``
+  (:func:`group_depth`), one line per group (CRAFT: backbone, head), over the published vgg19_bn
+  ImageNet numbers (grey) so a real network can be set beside the paper's evidence; bottom,
+  :func:`draw_pass_probability`: the mean Gaussian pass probability Phi(beta/|gamma|), filled where
+  a ReLU consumes the BN output directly, hollow where it does not (residual add, hard-swish) or is
+  unknown.
 
-Everything is drawn from the stored dataset alone (variables of ``luckbench.empirical.bn_audit``).
+Everything is drawn from the stored dataset alone (variables of ``luckbench.empirical.bn_audit``;
+files written before ``depth`` / ``group`` existed are drawn too). The ``draw_*(ds, ax=None)``
+functions return their axes and can be used in any figure; importing this module neither
+imports pyplot nor selects a matplotlib backend (``plot`` does, through ``reports.plotting``).
 """
 from __future__ import annotations
 
 import math
 from pathlib import Path
 
-from luckbench.reports.plotting import plt, save_figure
 import numpy as np
 import xarray as xr
+
+from luckbench.empirical.bn_audit import PUBLISHED_PCT_NONPOSITIVE
 
 KINDS = ("bn_audit",)
 NEGATIVE, POSITIVE, ZERO = "tab:blue", "tab:orange", "0.5"
 N_BINS = 30
+REFERENCE_ARCH = "vgg19_bn"  # the paper's evidence, overlaid on every fraction plot
+
+
+def _axes(ax):
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(6.0, 3.2))
+    return ax
+
+
+def _label(ds: xr.Dataset) -> str:
+    return str(ds.attrs.get("label") or ds.attrs.get("model") or ds.attrs.get("arch") or "model")
 
 
 def _stem(ds: xr.Dataset) -> str:
-    sha = str(ds.attrs.get("weights_sha256", ""))[:8]
-    return f"{ds.attrs.get('arch', 'model')}" + (f"_{sha}" if sha else "")
+    sha = str(ds.attrs.get("sha256", ""))[:8]
+    return _label(ds) + (f"_{sha}" if sha else "")
+
+
+def _depth(ds: xr.Dataset) -> np.ndarray:
+    n = ds.sizes["layer"]
+    return ds["depth"].values if "depth" in ds.coords else (np.arange(n) + 0.5) / n
+
+
+def _groups(ds: xr.Dataset) -> np.ndarray:
+    return ds["group"].values.astype(str) if "group" in ds.coords else np.full(ds.sizes["layer"], "")
+
+
+def group_depth(ds: xr.Dataset) -> np.ndarray:
+    """Relative depth (i + 0.5) / n of each layer within its ``group``, so a backbone lines up with a whole VGG.
+
+    Only where each group is one contiguous run of layers (a backbone, then a head); groups that
+    interleave (MobileNet roles: expand, depthwise, linear) keep the whole network's depth.
+    """
+    groups = _groups(ds)
+    runs = 1 + int(np.sum(groups[1:] != groups[:-1]))
+    if runs != len(set(groups)):
+        return _depth(ds)
+    out = np.empty(groups.size)
+    for group in dict.fromkeys(groups):
+        idx = np.flatnonzero(groups == group)
+        out[idx] = (np.arange(idx.size) + 0.5) / idx.size
+    return out
 
 
 def sign_split_edges(values: np.ndarray, n_bins: int = N_BINS) -> np.ndarray:
@@ -36,7 +82,57 @@ def sign_split_edges(values: np.ndarray, n_bins: int = N_BINS) -> np.ndarray:
     return np.arange(math.floor(lo / width), math.ceil(hi / width) + 2) * width
 
 
+def draw_fractions(ds: xr.Dataset, ax=None):
+    """Fraction of BN biases <= 0 per layer against relative depth, per group, over the published vgg19_bn."""
+    ax = _axes(ax)
+    depth, groups = group_depth(ds), _groups(ds)
+    for group in dict.fromkeys(groups):
+        sel = groups == group
+        ax.plot(depth[sel], ds["frac_nonpositive"].values[sel], "o-", ms=4,
+                label=f"{_label(ds)}{' ' + group if group else ''}: bias <= 0")
+    published = np.asarray(PUBLISHED_PCT_NONPOSITIVE[REFERENCE_ARCH]) / 100
+    ax.plot((np.arange(published.size) + 0.5) / published.size, published, "s--", color="0.45", ms=3,
+            label=f"published {REFERENCE_ARCH} (ImageNet)")
+    if "published_frac_nonpositive" in ds and ds.attrs.get("arch") != REFERENCE_ARCH:
+        ax.plot(depth, ds["published_frac_nonpositive"].values, "x:", color="k",
+                label=f"published {ds.attrs.get('arch')}")
+    ax.axhline(0.5, color="k", lw=0.5, ls=":")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("relative depth of the BN layer (within its group where groups are consecutive parts)")
+    ax.set_ylabel("fraction of BN biases <= 0")
+    ax.set_title(f"{_label(ds)}: {float(ds['total_frac_nonpositive']):.1%} of {int(ds['total_channels'])} "
+                 "BN biases <= 0", fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+    return ax
+
+
+def draw_pass_probability(ds: xr.Dataset, ax=None):
+    """Mean Phi(beta/|gamma|) per layer against relative depth; hollow markers where no ReLU follows directly."""
+    ax = _axes(ax)
+    depth, groups = _depth(ds), _groups(ds)
+    relu = ds["feeds_relu"].values == 1
+    for k, group in enumerate(dict.fromkeys(groups)):
+        colour = f"C{k}"
+        sel = groups == group
+        ax.plot(depth[sel], ds["p_pass_mean"].values[sel], "-", color=colour, lw=0.8)
+        for mask, face in ((sel & relu, colour), (sel & ~relu, "white")):
+            if mask.any():
+                ax.plot(depth[mask], ds["p_pass_mean"].values[mask], "o", ms=5, mfc=face, mec=colour, ls="none")
+    ax.axhline(0.5, color="k", lw=0.5, ls="--")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("relative depth of the BN layer (0 = input side)")
+    ax.set_ylabel("mean Phi(beta/|gamma|)")
+    ax.set_title("Gaussian pass probability per layer (filled: BN -> ReLU; hollow: other or unknown)", fontsize=8)
+    return ax
+
+
 def plot_histograms(ds: xr.Dataset, out_dir: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    from luckbench.reports.plotting import save_figure
+
     names = [str(n) for n in ds["layer"].values]
     ncols = 4 if len(names) <= 24 else 8
     nrows = math.ceil(len(names) / ncols)
@@ -54,44 +150,23 @@ def plot_histograms(ds: xr.Dataset, out_dir: Path) -> Path:
         ax.tick_params(labelsize=6)
     for ax in axes.flat[len(names):]:
         ax.set_visible(False)
-    fig.suptitle(f"BatchNorm bias per layer, {ds.attrs.get('arch', '')} "
+    fig.suptitle(f"BatchNorm bias per layer, {_label(ds)} "
                  f"(blue negative, orange positive; lowest layer first)", fontsize=9)
     return save_figure(fig, out_dir / f"bn_bias_hist_{_stem(ds)}.png")
 
 
 def plot_fractions(ds: xr.Dataset, out_dir: Path) -> Path:
-    names = [str(n) for n in ds["layer"].values]
-    x = np.arange(len(names))
-    series = [("ours: bias < 0", ds["frac_negative"].values, NEGATIVE)]
-    published = "published_frac_nonpositive" in ds
-    if published or int(ds["total_zero"]) > 0:
-        series.append(("ours: bias <= 0", ds["frac_nonpositive"].values, "tab:cyan"))
-    if published:
-        series.append(("published: bias <= 0", ds["published_frac_nonpositive"].values, "k"))
-    width = 0.8 / len(series)
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(max(6.0, 0.18 * len(names) + 3), 6.0), sharex=True)
-    for k, (label, values, colour) in enumerate(series):
-        top.bar(x + (k - (len(series) - 1) / 2) * width, values, width, label=label, color=colour)
-    top.set_ylim(0, 1.3)
-    top.set_ylabel("fraction of BN biases")
-    top.legend(fontsize=7, loc="upper center", ncol=len(series))
-    top.set_title(f"{ds.attrs.get('arch', '')}: negative BN biases per layer "
-                  f"({float(ds['total_frac_negative']):.1%} of {int(ds['total_channels'])} channels < 0)", fontsize=9)
-    residual = ds["feeds_relu"].values == 0
-    bars = bottom.bar(x, ds["p_pass_mean"].values, 0.8, color="tab:green")
-    for bar, is_residual in zip(bars, residual):
-        if is_residual:
-            bar.set_hatch("//")
-            bar.set_facecolor("white")
-            bar.set_edgecolor("tab:green")
-    bottom.axhline(0.5, color="k", lw=0.5, ls="--")
-    bottom.set_ylim(0, 1.0)
-    bottom.set_ylabel("mean Phi(beta/|gamma|)")
-    bottom.set_xticks(x, names, rotation=90, fontsize=6 if len(names) <= 40 else 4)
+    import matplotlib.pyplot as plt
+
+    from luckbench.reports.plotting import save_figure
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.0, 6.4))
+    draw_fractions(ds, top)
+    draw_pass_probability(ds, bottom)
     return save_figure(fig, out_dir / f"bn_negative_fraction_{_stem(ds)}.png")
 
 
 def plot(ds: xr.Dataset, out_dir: Path) -> list[Path]:
-    """Write the per-layer bias histograms and the negative-fraction bar chart; return their paths."""
+    """Write the per-layer bias histograms and the fraction / pass-probability figure; return their paths."""
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     return [plot_histograms(ds, Path(out_dir)), plot_fractions(ds, Path(out_dir))]

@@ -8,7 +8,7 @@
   driven by their own teacher's top-down signal, Fig. 10). Each matrix is divided by its largest
   absolute entry so the colour scale is shared.
 
-Drawn from the stored dataset alone (variables documented in ``luckbench.empirical.train``).
+Drawn from the stored dataset alone (variables documented in ``luckbench.empirical.train_result``).
 """
 from __future__ import annotations
 

