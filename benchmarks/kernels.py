@@ -10,17 +10,26 @@ Builds a 1250 x 125 with-bias psi_l matrix (d = 20) and prints
   scaled by (measured relative stderr / 1e-9)^2 and the time linearly in the sample count, from the
   measured MC timing. Goal for (b): >= 100x.
 
+With --deep-tails it instead times the biased-teacher regime of Theorem 4: unit rows, every bias
+equal to a, for a = 0, -3, -7, where the closed forms cancel and most entries fall back to the
+tail quadrature (goal: < 1 s at a = -3, < 2 s at a = -7), against the previous quadrature
+(benchmarks/reference/previous_quadrature.py) in the same run, and prints the largest relative difference.
+
 Usage: .venv/bin/python benchmarks/kernels.py [--sigma 10] [--repeats 5] [--mc-samples 20000]
+       .venv/bin/python benchmarks/kernels.py --deep-tails [--no-reference]
 """
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 from luckbench.datasets.samplers import gaussian_sampler
+from luckbench.theory import kernels
 from luckbench.theory.kernels import psi_l
 from luckbench.theory.montecarlo import mc_kernels
 
@@ -37,12 +46,56 @@ def layers(sigma: float, seed: int = 0):
     return w1, w2, b1, b2
 
 
+def unit_rows(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    w1, w2 = rng.standard_normal((N1, D)), rng.standard_normal((N2, D))
+    return w1 / np.linalg.norm(w1, axis=1, keepdims=True), w2 / np.linalg.norm(w2, axis=1, keepdims=True)
+
+
+def timed(f):
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = f()
+    return out, time.perf_counter() - t0, time.process_time() - c0
+
+
+def deep_tails(reference: bool) -> int:
+    """psi_l at standardised bias a = 0, -3, -7 (unit rows, sigma = 1), new against previous quadrature."""
+    sys.path.insert(0, str(Path(__file__).parent / "reference"))
+    from previous_quadrature import _quad as previous_quad
+
+    w1, w2 = unit_rows()
+    print(f"psi_l with biases, {N1} x {N2} unit rows, d = {D}, every bias = a (Theorem 4's biased teachers)")
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (wall time suffers when load > CPUs)")
+    for a in (0.0, -3.0, -7.0):
+        b1, b2 = np.full(N1, a), np.full(N2, a)
+        new, wall, cpu = timed(lambda: psi_l(w1, w2, b1, b2))
+        line = f"a = {a:4.1f}: {wall:7.2f} s wall, {cpu:7.2f} s CPU"
+        if reference:
+            current, kernels._quad = kernels._quad, previous_quad
+            try:
+                old, o_wall, o_cpu = timed(lambda: psi_l(w1, w2, b1, b2))
+            finally:
+                kernels._quad = current
+            nz = old != 0
+            rel = float(np.max(np.abs(new[nz] - old[nz]) / old[nz])) if np.any(nz) else 0.0
+            line += (
+                f" | previous quadrature {o_wall:7.2f} s wall, {o_cpu:7.2f} s CPU -> {o_cpu / cpu:5.1f}x CPU;"
+                f" max relative difference {rel:.1e}, zeros agree: {np.array_equal(nz, new != 0)}"
+            )
+        print(line, flush=True)
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sigma", type=float, default=10.0)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--mc-samples", type=int, default=20_000)
+    parser.add_argument("--deep-tails", action="store_true", help="time the deep-tail regime instead")
+    parser.add_argument("--no-reference", action="store_true", help="with --deep-tails: skip the previous quadrature")
     args = parser.parse_args(argv)
+    if args.deep_tails:
+        return deep_tails(not args.no_reference)
     w1, w2, b1, b2 = layers(args.sigma)
     pairs = N1 * N2
 

@@ -19,6 +19,7 @@ import xarray as xr
 
 from luckbench import jsonsafe
 from luckbench.errors import InputError
+from luckbench.metadata import annotate
 
 REQUIRED_ATTRS = ("luckbench_version", "created", "command", "config", "seed")
 
@@ -51,15 +52,16 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, *, config: Any, seed:
     """Write ``ds`` to ``path`` as netCDF4 atomically (temp file in the same folder, then rename).
 
     Adds the provenance attributes; ``config`` is stored as JSON so the run can be repeated.
-    A crash mid-write leaves at most a ``*.tmp*`` file, never a half-written result. With
-    ``overwrite=False`` an existing ``path`` is an InputError (commands pass their ``--overwrite``).
+    :func:`luckbench.metadata.annotate` adds long_name / units, Conventions and the run parameters
+    as 0-d coordinates. A crash mid-write leaves at most a ``*.tmp*`` file, never a half-written result.
+    With ``overwrite=False`` an existing ``path`` is an InputError (commands pass their ``--overwrite``).
     """
     from luckbench import __version__
 
     path = Path(path)
     if path.exists() and not overwrite:
         raise InputError(f"{path} exists; pass --overwrite to replace it")
-    ds = ds.copy()
+    ds = annotate(ds, config=config, seed=seed)
     ds.attrs.update({
         "luckbench_version": __version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

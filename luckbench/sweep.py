@@ -428,10 +428,21 @@ def _coord_value(value: Any) -> Any:
     return ",".join(str(v) for v in value) if isinstance(value, list) else value
 
 
+def _along_run(ds: xr.Dataset, name: str, value: Any) -> xr.Variable:
+    """Coordinate ``name`` along ``run``: the result's own 0-d run-parameter coordinate (with its
+    long_name and units) where it stored one, else the manifest's ``value``."""
+    own = ds.coords.get(name)
+    if own is not None and own.ndim == 0:
+        return xr.Variable("run", [own.values.item()], own.attrs)
+    return xr.Variable("run", [value])
+
+
 def open_sweep(out_dir: str | os.PathLike, *, grid: bool = False) -> xr.Dataset:
     """All finished runs of a sweep as one Dataset along ``run`` (coordinate = run hash).
 
-    Each swept parameter and ``seed`` become coordinates along ``run``; ``grid=True`` unstacks
+    Each swept parameter and ``seed`` become coordinates along ``run`` (taken from the runs' own
+    0-d run-parameter coordinates where they stored them, see :mod:`luckbench.metadata`, else from
+    the manifest); the parameters every run shares stay 0-d coordinates; ``grid=True`` unstacks
     them into one dimension per parameter (NaN where a run is missing). Runs are combined with
     ``xarray.open_mfdataset(combine="nested", concat_dim="run")`` (which needs dask; without
     dask the same nested combine is done file by file with ``xarray.combine_nested``).
@@ -448,10 +459,10 @@ def open_sweep(out_dir: str | os.PathLike, *, grid: bool = False) -> xr.Dataset:
         name = Path(ds.encoding["source"]).stem
         entry = runs[name]
         ds = ds.expand_dims(run=[name])
-        coords = {k.replace("-", "_"): ("run", [_coord_value(entry["params"].get(k))]) for k in keys}
-        if has_seed:
-            coords["seed"] = ("run", [entry["seed"]])
-        return ds.assign_coords(coords)
+        values = {k.replace("-", "_"): _coord_value(entry["params"].get(k)) for k in keys}
+        if has_seed:  # the run's seed: `run_seed` where the result has a seed dimension (luckbench.metadata)
+            values["run_seed" if "seed" in ds.dims else "seed"] = entry["seed"]
+        return ds.assign_coords({k: _along_run(ds, k, v) for k, v in values.items()})
 
     options = dict(concat_dim="run", combine_attrs="drop_conflicts",
                    data_vars="all", coords="different", compat="no_conflicts", join="outer")

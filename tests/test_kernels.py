@@ -224,8 +224,9 @@ def test_agrees_with_1d_quadrature(hh, kk, rr):
         assert val == pytest.approx(ref, rel=1e-9, abs=1e-15)
 
 
-def _mp_ref(h, k, rho, r, p, q):
-    """The same integral at 30 digits with mpmath (independent reference, breakpoints at the kink)."""
+def _mp_ref(h, k, rho, r, p, q, near_edge=()):
+    """The same integral at 30 digits with mpmath (independent reference, breakpoints at the kink and
+    at -h + c for c in ``near_edge``, where deep-tail integrands fall steeply)."""
     h, k, rho, r = (mp.mpf(x) for x in (h, k, rho, r))
 
     def f(z):
@@ -237,7 +238,7 @@ def _mp_ref(h, k, rho, r, p, q):
             inner = mp.ncdf(t) if q == 0 else r * (t * mp.ncdf(t) + mp.npdf(t))
         return mp.npdf(z) * (z + h) ** p * inner
 
-    pts = [-h]
+    pts = [-h] + [-h + c for c in near_edge]
     if rho != 0:
         w = r / abs(rho)
         pts += [-k / rho + c * w for c in (-16, -4, -1, 0, 1, 4, 16) if -k / rho + c * w > -h]
@@ -326,6 +327,83 @@ def test_near_parallel_rows_keep_relative_precision():
             float(mp.sin(mp.pi - ang) + ang * mp.cos(mp.pi - ang)) / (2 * math.pi), rel=1e-9
         )
         assert K.psi_l(u, v)[0, 0] == pytest.approx(g / (2 * math.pi), rel=1e-14)
+
+
+# ----------------------------------------------------------------------------- vectorised deep-tail batches
+def _plane_rows(angles):
+    return np.stack([np.cos(angles), np.sin(angles), np.zeros(len(angles))], axis=1)
+
+
+# rows of w2 near-parallel (1e-9, 1e-6 rad) and near-antipodal (1e-8 rad) to rows of w1
+BATCH_W1 = _plane_rows(np.array([0.0, 0.7]))
+BATCH_W2 = _plane_rows(np.array([1e-9, 0.7 + 1e-6, math.pi - 1e-8])) * np.array([[1.0], [2.0], [0.5]])
+BATCHES = {  # standardised biases (a1, a2): all in the deep tail, or mixed so that only some need quadrature
+    "deep": (np.array([-3.0, -7.0]), np.array([-7.0, -3.0, -5.0])),
+    "mixed": (np.array([-7.0, -0.3]), np.array([-6.5, 0.5, -2.0])),
+}
+
+
+DEEP_EDGE = tuple(1e-3 * 2.0**i for i in range(14))  # geometric breakpoints 1e-3 ... 8.2 beyond -h
+
+
+def _batch_reference(w1, w2, a1, a2):
+    """psi_d, psi_l, gate_relu per pair at 30 digits, from the exact float64 rows (sigma = 1); the
+    dense breakpoints near -h make mpmath converge to 1e-11 on integrands of size 1e-111."""
+    mp.mp.dps = 30
+    ref = {name: np.empty((len(w1), len(w2))) for name in ("psi_d", "psi_l", "gate_relu")}
+    for i, u in enumerate(w1):
+        for j, v in enumerate(w2):
+            nu = mp.sqrt(mp.fsum(mp.mpf(x) ** 2 for x in u))
+            nv = mp.sqrt(mp.fsum(mp.mpf(x) ** 2 for x in v))
+            rho = mp.fsum(mp.mpf(x) * mp.mpf(y) for x, y in zip(u, v)) / (nu * nv)
+            r = mp.sqrt((1 - rho) * (1 + rho))
+            h, k = a1[i], a2[j]
+            ref["psi_d"][i, j] = float(_mp_ref(h, k, rho, r, 0, 0, DEEP_EDGE))
+            ref["psi_l"][i, j] = float(nu * nv * _mp_ref(h, k, rho, r, 1, 1, DEEP_EDGE))
+            ref["gate_relu"][i, j] = float(nv * _mp_ref(h, k, rho, r, 0, 1, DEEP_EDGE))
+    return ref
+
+
+@pytest.mark.parametrize("batch", sorted(BATCHES))
+def test_deep_tail_batch_against_mpmath(batch, monkeypatch):
+    """Every entry of a batch evaluated together (deep tails, rho within 1e-18 of +-1) is within 1e-9
+    relative of 30-digit mpmath; in the mixed batch only some entries go through the quadrature."""
+    a1, a2 = BATCHES[batch]
+    n1, n2 = np.linalg.norm(BATCH_W1, axis=1), np.linalg.norm(BATCH_W2, axis=1)
+    b1, b2 = a1 * n1, a2 * n2
+    sizes = []
+    quad = K._quad
+    monkeypatch.setattr(K, "_quad", lambda h, *rest, **kw: sizes.append(h.size) or quad(h, *rest, **kw))
+    got = {f.__name__: f(BATCH_W1, BATCH_W2, b1, b2) for f in PAIRWISE}
+    ref = _batch_reference(BATCH_W1, BATCH_W2, b1 / n1, b2 / n2)
+    for name, val in got.items():
+        tiny = ref[name] <= 1e-300  # antipodal rows with both biases negative: both units can't be on
+        assert np.count_nonzero(tiny) <= 1, name
+        np.testing.assert_allclose(val[~tiny], ref[name][~tiny], rtol=1e-9, atol=0, err_msg=name)
+        assert np.all(np.abs(val[tiny]) <= 1e-300), name
+    pairs = n1.size * n2.size
+    assert sizes, "no entry went through the quadrature"
+    if batch == "mixed":
+        assert all(size < pairs for size in sizes), sizes
+    else:
+        assert max(sizes) > 1, sizes
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_batch_equals_entrywise(seed):
+    """A batch of deep-tail and ordinary entries gives each entry what it gives alone: the vectorised
+    mode, drop-point and panel iterations keep every entry's own stopping rule and indices."""
+    rng = np.random.default_rng(seed)
+    w1, w2 = rng.standard_normal((6, 3)), rng.standard_normal((5, 3))
+    w2[0] = w1[0] + 1e-8 * rng.standard_normal(3)
+    w2[1] = -w1[1] + 1e-11 * rng.standard_normal(3)
+    b1 = rng.uniform(-9, 1, 6) * np.linalg.norm(w1, axis=1)
+    b2 = rng.uniform(-9, 1, 5) * np.linalg.norm(w2, axis=1)
+    for f in PAIRWISE:
+        batch = f(w1, w2, b1, b2)
+        alone = np.array([[f(w1[i : i + 1], w2[j : j + 1], b1[i : i + 1], b2[j : j + 1])[0, 0] for j in range(5)] for i in range(6)])
+        # 1e-12: the Gram products of a batch and of one pair round differently (BLAS), nothing more
+        np.testing.assert_allclose(batch, alone, rtol=1e-12, atol=0, err_msg=f.__name__)
 
 
 # ----------------------------------------------------------------------------- values printed in docs/math.md

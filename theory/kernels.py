@@ -54,6 +54,7 @@ _PAIR_CHUNK = 1 << 20  # floats per chunk when forming explicit differences
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(24)
 _UNDERFLOW = 700.0  # quadrature values below exp(-700) are returned as 0
 _DROP = 45.0  # quadrature range: where the log-integrand has fallen by this much (e^-45 ~ 3e-20)
+_QUAD_CHUNK = 4096  # panels per chunk of the final Gauss-Legendre sum (temporaries stay in cache)
 
 
 # ----------------------------------------------------------------------------- geometry
@@ -123,13 +124,16 @@ def _mills(x):
     return math.sqrt(math.pi / 2.0) * erfcx(x / math.sqrt(2.0))
 
 
-def _g_tail(x):
+def _g_tail(x, m=None):
     """1 - x m(x) = G(-x) / phi(x) for x >= 0: from erfcx below 15, else the asymptotic series
-    sum_k (-1)^(k+1) (2k-1)!! / x^(2k) (12 terms), which is free of the cancellation."""
+    sum_k (-1)^(k+1) (2k-1)!! / x^(2k) (12 terms), which is free of the cancellation. ``m`` is
+    _mills(x) where the caller has it already."""
     x = np.asarray(x, dtype=np.float64)
-    out = np.empty_like(x)
     mid = x < 15.0
-    out[mid] = 1.0 - x[mid] * _mills(x[mid])
+    if m is not None and np.all(mid):
+        return 1.0 - x * m
+    out = np.empty_like(x)
+    out[mid] = 1.0 - x[mid] * (_mills(x[mid]) if m is None else m[mid])
     with np.errstate(over="ignore", divide="ignore"):
         inv2 = 1.0 / np.square(x[~mid])
     term, acc = inv2.copy(), np.zeros_like(inv2)
@@ -353,38 +357,176 @@ def _gate_relu_std(h, k, rho, r, one_m, one_p, phi2):
 
 
 # ----------------------------------------------------------------------------- tail quadrature
-def _log_inner(num, r, q):
-    """log H_q and d log H_q / d num, H_0 = Phi(num / r), H_1 = r G(num / r) (r = 0: step, num_+).
+# All entries that need the quadrature are integrated together: the mode search and the drop-point
+# Newton iterations are array operations over the entries still being refined, and the final
+# Gauss-Legendre sum runs over the panels of nonzero width only (about 2 of the 9 per entry).
+def _log_inner(num, r, q, order):
+    """log H_q and its first ``order`` (0-2) num-derivatives; H_0 = Phi(num / r), H_1 = r G(num / r)
+    (r = 0: the step 1(num > 0) and num_+).
 
-    The log-derivatives phi/Phi and Phi/G use the Mills ratio for t < 0, where the difference of
-    the two logarithms would cancel.
+    One Mills ratio m = m(|s|), s = num / r, serves both tails: for s < 0, Phi(s) = phi(s) m and
+    G(s) = phi(s) (1 - |s| m); for s >= 0, Phi(s) = 1 - phi(s) m and G(s) = s + phi(s) (1 - s m),
+    sums of positive terms. The log-derivatives (phi/Phi, Phi/G and theirs) are written in m and
+    1 - |s| m, where differences of logarithms would cancel.
     """
     pos = r > 0
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         rs = np.where(pos, r, 1.0)
-        t = num / rs
-        x = np.maximum(-t, 0.0)
-        if q == 0:
-            logh = log_ndtr(t)
-            ratio = np.where(t < 0, 1.0 / _mills(x), np.exp(-0.5 * t * t - _LOG_SQRT_2PI - logh))
-            step_log, step_d = np.where(num > 0, 0.0, -np.inf), np.zeros_like(num)
+        s = num / rs
+        x = np.abs(s)
+        m = _mills(x)
+        gt = _g_tail(x, m)  # 1 - |s| m
+        lower = s < 0
+        log_phi = -0.5 * x * x - _LOG_SQRT_2PI
+        phi = np.exp(log_phi)
+        if q == 0:  # Phi(s) = phi m (s < 0), 1 - phi m (s >= 0)
+            cdf = 1.0 - phi * m
+            out = [np.log(np.where(lower, m, cdf)) + np.where(lower, log_phi, 0.0)]
+            if order >= 1:
+                ratio = np.where(lower, 1.0 / m, phi / cdf)  # phi / Phi
+                out.append(ratio / rs)
+            if order >= 2:  # (log Phi)'' = -ratio (ratio + s)
+                out.append(-ratio * np.where(lower, gt / m, ratio + s) / (rs * rs))
+        else:  # G(s) = phi gt (s < 0), s + phi gt (s >= 0)
+            g_up = s + phi * gt
+            out = [np.log(rs * np.where(lower, gt, g_up)) + np.where(lower, log_phi, 0.0)]
+            if order >= 1:
+                ratio = np.where(lower, m / gt, (1.0 - phi * m) / g_up)  # Phi / G
+                out.append(ratio / rs)
+            if order >= 2:  # (log G)'' = phi / G - (Phi / G)^2
+                out.append(np.where(lower, (gt - m * m) / (gt * gt), phi / g_up - ratio * ratio) / (rs * rs))
+        if np.all(pos):
+            return out
+        if q == 0:  # r = 0: the step 1(num > 0) and num_+
+            step = (np.where(num > 0, 0.0, -np.inf), 0.0, 0.0)
         else:
-            logh = np.log(rs) + _log_g(t)
-            ratio = np.where(t < 0, _mills(x) / _g_tail(x), ndtr(t) / (t * ndtr(t) + _phi(t)))
-            step_log, step_d = np.log(np.maximum(num, 0.0)), 1.0 / num
-    return np.where(pos, logh, step_log), np.where(pos, ratio / rs, step_d)
+            step = (np.log(np.maximum(num, 0.0)), 1.0 / num, -1.0 / (num * num))
+    return [np.where(pos, v, sv) for v, sv in zip(out, step)]
 
 
-def _log_integrand(y, h, mu, rho, r, p, q):
-    """log of phi(y - h) y^p H_q(mu + rho y) and its y-derivative (log-concave in y > 0)."""
-    logh, dlog = _log_inner(mu + rho * y, r, q)
-    f = -0.5 * np.square(y - h) - _LOG_SQRT_2PI + logh
-    df = h - y + rho * dlog
+def _log_integrand(y, h, mu, rho, r, p, q, order=0):
+    """log of phi(y - h) y^p H_q(mu + rho y) and its first ``order`` y-derivatives (log-concave in y > 0)."""
+    inner = _log_inner(mu + rho * y, r, q, order)
+    out = [-0.5 * np.square(y - h) - _LOG_SQRT_2PI + inner[0]]
+    if order >= 1:
+        out.append(h - y + rho * inner[1])
+    if order >= 2:
+        out.append(-1.0 + np.square(rho) * inner[2])
     if p:
         with np.errstate(divide="ignore", invalid="ignore"):
-            f = f + np.log(np.maximum(y, 0.0))
-            df = df + 1.0 / y
-    return f, df
+            out[0] = out[0] + np.log(np.maximum(y, 0.0))
+            if order >= 1:
+                out[1] = out[1] + 1.0 / y
+            if order >= 2:
+                out[2] = out[2] - 1.0 / np.square(y)
+    return out
+
+
+def _mode(log_f, lo, hi, h):
+    """Maximiser of the concave log-integrand on [lo, hi]: bracket, then Newton steps safeguarded by
+    bisection, each entry until its own step is below 1e-13 relative."""
+    every = np.arange(lo.size)
+    top = np.where(np.isfinite(hi), hi, np.maximum(lo, h) + 1.0)
+    grow = np.flatnonzero(np.isinf(hi))
+    for _ in range(80):  # double the bracket until f' < 0 at its top
+        grow = grow[log_f(top[grow], grow, 1)[1] > 0]
+        if not grow.size:
+            break
+        top[grow] = lo[grow] + 2.0 * (top[grow] - lo[grow])
+    f_lo, d_lo = log_f(lo, every, 1)
+    f_top, d_top = log_f(top, every, 1)
+    at_lo = (d_lo <= 0) & np.isfinite(f_lo)
+    at_top = ~at_lo & np.isfinite(hi) & (d_top >= 0) & np.isfinite(f_top)
+    mode = np.where(at_lo, lo, top)
+    act = np.flatnonzero(~(at_lo | at_top))
+    a, b = lo[act], top[act]
+    y = 0.5 * (a + b)
+    for _ in range(200):
+        if not act.size:
+            break
+        _, d1, d2 = log_f(y, act, 2)
+        up = d1 > 0
+        a, b = np.where(up, y, a), np.where(up, b, y)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            newton = y - d1 / np.minimum(d2, -1.0)  # curvature >= 1
+        y_new = np.where((newton > a) & (newton < b), newton, 0.5 * (a + b))
+        scale = np.maximum(1.0, np.abs(y_new))
+        done = (np.abs(y_new - y) <= 1e-13 * scale) | (b - a <= 1e-15 * scale) | (d1 == 0)
+        mode[act[done]] = y_new[done]
+        keep = ~done
+        act, a, b, y = act[keep], a[keep], b[keep], y_new[keep]
+    mode[act] = y
+    return mode
+
+
+def _drop_point(log_f, mode, fmax, start, bound, towards):
+    """Where the log-integrand has fallen to fmax - _DROP beyond the mode on the side ``towards``:
+    Newton from the far side (monotone for concave f), per entry until within 0.5 of the level; the
+    domain bound itself where the integrand has not fallen that far by then, not counting the
+    factor y^p (Gauss-Legendre integrates it exactly; its log is -inf at y = 0)."""
+    y = np.where(towards > 0, np.minimum(start, bound), np.maximum(start, bound))
+    every = np.arange(y.size)
+    at_bound = (y == bound) & (log_f(y, every, 0, power=False)[0] >= fmax - _DROP)
+    out = y.copy()
+    act = np.flatnonzero(~at_bound)
+    y = y[act]
+    for _ in range(60):
+        if not act.size:
+            break
+        f, df = log_f(y, act, 1)
+        gap = f - fmax[act] + _DROP
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = gap / df
+        y_new = np.where(np.isfinite(f) & np.isfinite(step), y - step, 0.5 * (y + mode[act]))
+        lo, hi = (mode[act], bound[act]) if towards > 0 else (bound[act], mode[act])
+        y_new = np.clip(y_new, lo, hi)
+        with np.errstate(invalid="ignore"):
+            settled = (np.abs(gap) < 0.5) | (y_new == y)
+        out[act[settled]] = y[settled]
+        act, y = act[~settled], y_new[~settled]
+    out[act] = y
+    return out
+
+
+def _panel_sums(log_f, pts, fmax):
+    """sum over panels [pts[i], pts[i+1]] of the Gauss-Legendre sums of exp(f - fmax), per entry;
+    panels of zero width are skipped, the others summed in chunks of _QUAD_CHUNK panels."""
+    half = 0.5 * (pts[1:] - pts[:-1])  # (n_pan, P)
+    ent, pan = np.nonzero(~(half.T <= 0))  # NaN widths are kept so that they propagate
+    centre = 0.5 * (pts[1:] + pts[:-1])[pan, ent]
+    width = half[pan, ent]
+    total = np.zeros(fmax.size)
+    for lo in range(0, ent.size, _QUAD_CHUNK):
+        idx, c, hw = ent[lo : lo + _QUAD_CHUNK], centre[lo : lo + _QUAD_CHUNK], width[lo : lo + _QUAD_CHUNK]
+        f = log_f(c[:, None] + hw[:, None] * _GL_NODES, idx[:, None], 0)[0]
+        with np.errstate(invalid="ignore", over="ignore"):
+            vals = np.where(np.isfinite(f), np.exp(np.minimum(f - fmax[idx, None], 50.0)), 0.0)
+        total += np.bincount(idx, weights=hw * (vals @ _GL_WEIGHTS), minlength=fmax.size)
+    return total
+
+
+def _domain(mu, rho, r):
+    """(cut, lo, hi, empty): the kink y = -mu/rho and the integration domain y in (lo, hi) -- y > 0,
+    intersected at r = 0 with mu + rho y > 0 -- with hi = lo + 1 where it is empty."""
+    deg = r == 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cut = -mu / rho
+    lo = np.where(deg & (rho > 0), np.maximum(0.0, cut), 0.0)
+    hi = np.where(deg & (rho < 0), cut, np.inf)
+    empty = ~(hi > lo)
+    return cut, lo, np.where(empty, lo + 1.0, hi), empty
+
+
+def _panel_points(left, right, mode, cut, rho, r):
+    """Sorted panel ends (n_pts, P) in [left, right]: the mode, the kink and kink +- 1, 4, 16 times
+    its width r/|rho|, so that narrow features (rho -> +-1) get panels of their own size."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kink = np.where(rho != 0, cut, left)
+        kw = np.where(rho != 0, r / np.abs(rho), 0.0)
+    pts = [left, right, mode, kink]
+    for c in (1.0, 4.0, 16.0):
+        pts += [kink - c * kw, kink + c * kw]
+    return np.sort(np.clip(np.stack(pts), left, right), axis=0)
 
 
 def _quad(h, mu, rho, r, p, q):
@@ -396,69 +538,17 @@ def _quad(h, mu, rho, r, p, q):
     log-concave with curvature >= 1, so it lives within sqrt(2 _DROP) of its mode; the domain is
     y > 0, intersected at r = 0 with mu + rho y > 0.
     """
-    deg = r == 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cut = -mu / rho
-    lo = np.where(deg & (rho > 0), np.maximum(0.0, cut), 0.0)
-    hi = np.where(deg & (rho < 0), cut, np.inf)
-    empty = ~(hi > lo)
-    hi = np.where(empty, lo + 1.0, hi)
+    cut, lo, hi, empty = _domain(mu, rho, r)
 
-    def log_f(y):
-        return _log_integrand(y, h, mu, rho, r, p, q)
+    def log_f(y, idx, order, power=True):
+        return _log_integrand(y, h[idx], mu[idx], rho[idx], r[idx], p if power else 0, q, order)
 
-    # bracket and bisect the mode (f' is decreasing)
-    top = np.where(np.isfinite(hi), hi, np.maximum(lo, h) + 1.0)
-    for _ in range(80):
-        grow = np.isinf(hi) & (log_f(top)[1] > 0)
-        if not np.any(grow):
-            break
-        top = np.where(grow, lo + 2.0 * (top - lo), top)
-    a, b = lo.copy(), top
-    for _ in range(200):
-        mid = 0.5 * (a + b)
-        up = log_f(mid)[1] > 0
-        a, b = np.where(up, mid, a), np.where(up, b, mid)
-        if np.all(b - a <= 1e-15 * np.maximum(1.0, np.abs(a))):
-            break
-    mode = 0.5 * (a + b)
-    fmax = log_f(mode)[0]
+    mode = _mode(log_f, lo, hi, h)
+    fmax = log_f(mode, np.arange(h.size), 0)[0]
     width = math.sqrt(2.0 * _DROP)
-
-    def drop_point(start, bound, towards):
-        """Newton on f(y) = fmax - _DROP from the far side (monotone for concave f); the domain
-        bound itself where the integrand has not fallen that far by then."""
-        y = np.where(towards > 0, np.minimum(start, bound), np.maximum(start, bound))
-        keep = (y == bound) & (log_f(y)[0] >= fmax - _DROP)
-        for _ in range(60):
-            f, df = log_f(y)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                step = (f - fmax + _DROP) / df
-            y_new = np.where(np.isfinite(f) & np.isfinite(step), y - step, 0.5 * (y + mode))
-            y_new = np.where(towards > 0, np.clip(y_new, mode, bound), np.clip(y_new, bound, mode))
-            with np.errstate(invalid="ignore"):
-                settled = (np.abs(f - fmax + _DROP) < 0.5) | (y_new == y)
-            if np.all(settled):
-                break
-            y = y_new
-        return np.where(keep, bound, y)
-
-    right = drop_point(mode + width, hi, 1)
-    left = drop_point(mode - width, lo, -1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        kink = np.where(rho != 0, cut, left)
-        kw = np.where(rho != 0, r / np.abs(rho), 0.0)
-    pts = [left, right, mode, kink]
-    for c in (1.0, 4.0, 16.0):
-        pts += [kink - c * kw, kink + c * kw]
-    pts = np.sort(np.clip(np.stack(pts), left, right), axis=0)  # (n_pts, P)
-    a_pan, b_pan = pts[:-1], pts[1:]  # (n_pan, P)
-    half = 0.5 * (b_pan - a_pan)
-    y = 0.5 * (a_pan + b_pan)[..., None] + half[..., None] * _GL_NODES  # (n_pan, P, n_gl)
-    f = _log_integrand(y, h[:, None], mu[:, None], rho[:, None], r[:, None], p, q)[0]
-    with np.errstate(invalid="ignore", over="ignore"):
-        vals = np.where(np.isfinite(f), np.exp(np.minimum(f - fmax[:, None], 50.0)), 0.0)
-    total = np.sum(half * (vals @ _GL_WEIGHTS), axis=0)
+    right = _drop_point(log_f, mode, fmax, mode + width, hi, 1)
+    left = _drop_point(log_f, mode, fmax, mode - width, lo, -1)
+    total = _panel_sums(log_f, _panel_points(left, right, mode, cut, rho, r), fmax)
     # below exp(-_UNDERFLOW) the value is < 1e-300 (and the log-integrand too coarse to integrate)
     return np.where(empty | ~(fmax > -_UNDERFLOW), 0.0, np.exp(fmax) * total)
 

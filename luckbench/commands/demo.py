@@ -99,9 +99,15 @@ def _feasibility(results: Path, quick: bool) -> None:
     eps, n = SIZES["feasibility5"][quick]
     for theorem, ds, config in (
             ("thm4", feasibility.thm4_map(theta0, m), {"theta0_deg": theta0, "m": m}),
-            ("thm5", feasibility.thm5_map(eps, n, **THM5_FIXED), {"eps": eps, "n": n, **THM5_FIXED})):
+            ("thm5", feasibility.thm5_map(eps, n, **THM5_FIXED), {"eps": eps, "n": n, **_thm5_config()})):
         write_dataset(ds, results / f"feasibility_{theorem}.nc", config={"theorem": theorem, **config}, seed=None,
                       command=f"luckbench demo (luckbench.theory.feasibility.{theorem}_map)")
+
+
+def _thm5_config() -> dict:
+    """THM5_FIXED as stored: the angle under a name that says its unit (theta0_deg), as elsewhere."""
+    config = {k: v for k, v in THM5_FIXED.items() if k != "theta0"}
+    return {**config, "theta0_deg": math.degrees(THM5_FIXED["theta0"])}
 
 
 Action = list[str] | Callable[[], None]  # a luckbench command line, or a Python call
