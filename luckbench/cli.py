@@ -19,6 +19,7 @@ COMMANDS = {
     "sim": ("luckbench.commands.sim", "integrate the Thm 4 / Thm 5 dynamics"),
     "train": ("luckbench.commands.train", "teacher-student training with the paper's metrics"),
     "audit": ("luckbench.commands.audit", "audit BatchNorm biases of VGG-BN / ResNet weights"),
+    "beyond": ("luckbench.commands.beyond", "lottery tickets, flat minima and pruning, measured (beyond the paper)"),
     "report": ("luckbench.commands.report", "write a comparison report from stored results"),
     "sweep": ("luckbench.commands.sweep", "run a resumable grid of commands (local or Slurm)"),
     "reproduce": ("luckbench.commands.reproduce", "run one of the paper's experiments (experiments/*.toml)"),

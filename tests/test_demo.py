@@ -23,7 +23,7 @@ def test_quick_demo_runs_every_step_and_writes_the_report(tmp_path, capsys):
     names = {p.name for p in (tmp_path / "results").glob("*.nc")}
     assert names == {"checks.nc", "feasibility_thm4.nc", "feasibility_thm5.nc", "thm4.nc", "thm5.nc",
                      "overparam.nc", "train.nc", "train_bn.nc", "train_finite.nc", "train_narrow.nc",
-                     "bn_audit_vgg_digits_bn.nc"}
+                     "bn_audit_vgg_digits_bn.nc", "beyond_lottery.nc", "beyond_hessian.nc", "beyond_prune.nc"}
     verdicts = _verdicts((tmp_path / "index.md").read_text())
     assert len(verdicts) == 21
     for cid in ("A1", "A2", "A3", "L1", "L2", "L3", "L4", "T1", "T2", "T3", "T4", "T5", "E1", "E2", "E3",

@@ -12,10 +12,12 @@ Steps, each writing one stored result into ``DIR/results/`` (its console output 
 5. ``train``        - the paper's small teacher-student run (``luckbench train --preset
    paper-small-fc``: teacher 10-15-20-25, 10x student, 20 epochs), and ``train-ablations``: the same
    with BN after the ReLU, with a finite set of 2,000 samples, and with a 2x (instead of 10x) student;
-6. ``bn-audit``     - train the small VGG-BN on the shipped digits, then audit its BN biases
+6. ``beyond``       - the lottery, Hessian and pruning experiments at small size, 3 seeds each
+   (``luckbench beyond lottery|hessian|prune``; sizes in ``luckbench.commands.beyond.DEMO_SIZES``);
+7. ``bn-audit``     - train the small VGG-BN on the shipped digits, then audit its BN biases
    (``luckbench audit train-digits`` + ``luckbench audit bn``), and ``bn-audit-pretrained``: the
    real CRAFT VGG16-BN that ``make demo`` installs (``luckbench audit bn --model craft-vgg16-bn``);
-7. ``report``       - ``DIR/index.html`` and ``DIR/index.md`` from everything above.
+8. ``report``       - ``DIR/index.html`` and ``DIR/index.md`` from everything above.
 
 Steps run in-process (one Python start-up for the whole demo; each step's exception is caught and
 logged). A failed step is reported on one line with its log, the remaining steps still run and
@@ -116,6 +118,7 @@ Action = list[str] | Callable[[], None]  # a luckbench command line, or a Python
 def _steps(results: Path, quick: bool) -> list[tuple[str, list[Action]]]:
     """The demo's steps, each a list of actions run in order."""
     from luckbench.commands.audit import pretrained_demo_actions
+    from luckbench.commands.beyond import demo_actions as beyond_demo_actions
 
     q = int(quick)
     weights = results / "vgg_digits_bn.pt"
@@ -128,6 +131,7 @@ def _steps(results: Path, quick: bool) -> list[tuple[str, list[Action]]]:
         ("train", [["train", *SIZES["train"][q], "--out", str(results / "train.nc")]]),
         ("train-ablations", [["train", *SIZES["train"][q], *flags, "--out", str(results / f"train_{tag}.nc")]
                              for tag, flags in ABLATIONS]),
+        ("beyond", beyond_demo_actions(results, quick)),
         ("bn-audit", [["audit", "train-digits", *SIZES["digits"][q], "--out", str(weights)],
                       ["audit", "bn", "--arch", "vgg_digits_bn", "--weights", str(weights),
                        "--out", str(results / "bn_audit_vgg_digits_bn.nc")]]),
