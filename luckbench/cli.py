@@ -27,6 +27,7 @@ COMMANDS = {
     "beyond": ("luckbench.commands.beyond", "lottery tickets, flat minima and pruning, measured (beyond the paper)"),
     "report": ("luckbench.commands.report", "write a comparison report from stored results"),
     "sweep": ("luckbench.commands.sweep", "run a resumable grid of commands (local or Slurm)"),
+    "reproduce": ("luckbench.commands.reproduce", "run one of the paper's experiments (experiments/*.toml)"),
     "demo": ("luckbench.commands.demo", "the quick end-to-end pass behind `make demo`"),
 }
 

@@ -19,7 +19,9 @@ Keys are flag names (``t_end`` and ``t-end`` are the same flag). Values: numbers
 passed as ``--flag VALUE``, lists in ``[fixed]`` as ``--flag a,b,c``, booleans as ``--flag`` /
 ``--no-flag``. Optional keys: ``seed_flag`` (default ``"--seed"``; ``""`` passes no seed),
 ``out_flag`` (default ``"--out"``), and ``program`` (a list of argv words used instead of
-``luckbench <command>``, for sweeping your own script that accepts ``--out FILE``).
+``luckbench <command>``, for sweeping your own script that accepts ``--out FILE``), and an
+``[about]`` table that the sweep ignores (``luckbench reproduce`` reads its title, source and ledger
+rows; see :mod:`luckbench.reproduce`).
 
 Each run is one subprocess ``python -m luckbench.cli <command> <flags> --out DIR/<hash>.nc``,
 where ``<hash>`` is :func:`luckbench.config.config_hash` of ``{"command", "params", "seed"}``.
@@ -63,13 +65,14 @@ import xarray as xr
 
 from luckbench.config import Seed, config_hash, field_rule, value_problem
 from luckbench.errors import InputError
+from luckbench.progress import progress as progress_bar
 from luckbench.sim.parallel import default_workers
 from luckbench.store import atomic_path
 
 MANIFEST = "sweep.json"
 MAX_RUNS = 100_000  # planning and validating one run takes ~1 ms; beyond this a sweep should be split
 LOCK = ".sweep.lock"
-_SPEC_KEYS = {"command", "program", "seeds", "seed_flag", "out", "out_flag", "fixed", "grid"}
+_SPEC_KEYS = {"command", "program", "seeds", "seed_flag", "out", "out_flag", "fixed", "grid", "about"}
 
 # Runs `argv` after asking the kernel to SIGKILL it when the sweep thread that started it dies.
 _LAUNCHER = (
@@ -233,6 +236,8 @@ def plan(spec: SweepSpec, out_dir: str | os.PathLike, threads_per_run: int | Non
                 argv += [spec.seed_flag, str(seed)]
             if spec.program is None:  # the sweep owns DIR/<hash>.nc: a luckbench command may replace it
                 argv += ["--overwrite"]
+                if spec.command.split()[:1] == ["train"]:  # a killed run continues from its checkpoint
+                    argv += ["--resume"]
             argv += [spec.out_flag, str(result)]
             runs.append(Run(name=name, params=dict(point), seed=seed, argv=tuple(argv), result=str(result),
                             log=str(out_dir / "logs" / f"{name}.log"), env=env))
@@ -416,12 +421,6 @@ def run_sweep(spec: SweepSpec, out_dir: str | os.PathLike, *, executor: str = "l
     return outcome
 
 
-def _progress(total: int, enabled: bool, desc: str):
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="run", disable=not enabled, file=sys.stderr, dynamic_ncols=True)
-
-
 def _record(outcome: SweepOutcome, run: Run, code: int | None, error: str = "") -> None:
     if code == 0:
         outcome.done.append(run)
@@ -430,7 +429,7 @@ def _record(outcome: SweepOutcome, run: Run, code: int | None, error: str = "") 
 
 
 def _run_local(todo: list[Run], jobs: int, outcome: SweepOutcome, progress: bool) -> None:
-    with _progress(len(todo), progress, "sweep") as bar, cf.ThreadPoolExecutor(max_workers=jobs) as pool:
+    with progress_bar(len(todo), "sweep", enabled=progress) as bar, cf.ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(execute_run, run): run for run in todo}
         for fut in cf.as_completed(futures):
             run = futures[fut]
@@ -460,7 +459,7 @@ def _run_slurm(todo: list[Run], opts: SlurmOptions, out_dir: Path, outcome: Swee
     if not opts.wait:
         return
     pending = dict(zip(job_list, todo))
-    with _progress(len(todo), progress, "sweep (slurm)") as bar:
+    with progress_bar(len(todo), "sweep (slurm)", enabled=progress) as bar:
         while pending:
             for job in [j for j in pending if j.done()]:
                 run = pending.pop(job)

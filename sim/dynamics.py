@@ -34,15 +34,15 @@ GRADIENTS = get_args(Gradient)
 
 
 def project_cols(v: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """Column-wise projection: g_c - (v^_c . g_c) v^_c (mode ``code``)."""
-    return project_rows(g.T, v.T).T
+    """Column-wise projection: g_c - (v^_c . g_c) v^_c (mode ``code``; leading axes batch)."""
+    return np.swapaxes(project_rows(np.swapaxes(g, -1, -2), np.swapaxes(v, -1, -2)), -1, -2)
 
 
 def extended_gram(gram: np.ndarray, mean_left: np.ndarray, mean_right: np.ndarray) -> np.ndarray:
-    """[[L, E f], [E f*^T, 1]]: the Gram matrix with the constant hidden unit appended."""
-    top = np.concatenate([gram, mean_left[:, None]], axis=1)
-    bottom = np.concatenate([mean_right, [1.0]])[None, :]
-    return np.concatenate([top, bottom], axis=0)
+    """[[L, E f], [E f*^T, 1]]: the Gram matrix with the constant hidden unit appended (leading axes batch)."""
+    top = np.concatenate([gram, mean_left[..., None]], axis=-1)
+    bottom = np.concatenate([mean_right, np.ones(mean_right.shape[:-1] + (1,))], axis=-1)[..., None, :]
+    return np.concatenate([top, bottom], axis=-2)
 
 
 class Dynamics:

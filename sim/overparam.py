@@ -15,7 +15,6 @@ Stored (result_kind ``overparam``; dims ``node_multi``, ``seed``, ``time``; coor
 """
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +24,7 @@ from luckbench.config import NonNegativeFloat, NonNegativeInt, PositiveInt, Seed
 from luckbench.errors import InputError
 from luckbench.sim import thm5
 from luckbench.sim.diagnostics import population_loss, rho_bar
+from luckbench.sim.provenance import attach_run
 from luckbench.sim.parallel import map_tasks
 
 
@@ -57,19 +57,21 @@ class OverparamConfig:
                                top_bias=self.top_bias, constants_points=0)
 
 
-def _curves(task: tuple[OverparamConfig, int, int]) -> np.ndarray:
-    """(2, time): rho-bar and loss of one run."""
-    cfg, node_multi, index = task
-    dyn, traj = thm5.simulate(cfg.run_config(node_multi), index)
-    rho = [rho_bar(dyn.kernel, w, dyn.w_star) for w in traj.w]
-    loss = [population_loss(dyn.kernel, w, v, dyn.w_star, dyn.v_star, dyn.top_bias) for w, v in zip(traj.w, traj.v)]
-    return np.array([rho, loss])
+def _curves(task: tuple[OverparamConfig, int]) -> np.ndarray:
+    """(seed, 2, time): rho-bar and loss of every seed of one width, the seeds integrated as one batch."""
+    cfg, node_multi = task
+    out = []
+    for dyn, traj in thm5.simulate_batched(cfg.run_config(node_multi), range(cfg.seeds)):
+        rho = [rho_bar(dyn.kernel, w, dyn.w_star) for w in traj.w]
+        loss = [population_loss(dyn.kernel, w, v, dyn.w_star, dyn.v_star, dyn.top_bias)
+                for w, v in zip(traj.w, traj.v)]
+        out.append([rho, loss])
+    return np.array(out)
 
 
 def run(cfg: OverparamConfig, workers: int | None = None) -> xr.Dataset:
-    """Every (node_multi, seed) run, in parallel; the dataset of the module docstring."""
-    tasks = [(cfg, k, s) for k, s in itertools.product(cfg.node_multis, range(cfg.seeds))]
-    curves = np.array(map_tasks(_curves, tasks, workers)).reshape(len(cfg.node_multis), cfg.seeds, 2, -1)
+    """Every width (its seeds batched), in parallel over widths; the dataset of the module docstring."""
+    curves = np.array(map_tasks(_curves, [(cfg, k) for k in cfg.node_multis], workers))
     iterations = np.arange(0, cfg.iters + 1, cfg.snapshot_every)
     dims = ("node_multi", "seed", "time")
     ds = xr.Dataset(
@@ -81,4 +83,4 @@ def run(cfg: OverparamConfig, workers: int | None = None) -> xr.Dataset:
                 "iteration": ("time", iterations)},
     )
     ds.attrs.update({"result_kind": "overparam", "mode": cfg.mode})
-    return ds
+    return attach_run(ds, cfg)

@@ -24,11 +24,22 @@ def default_workers() -> int:
     return cpu_count()
 
 
-def map_tasks(fn: Callable, tasks: Iterable, workers: int | None = None) -> list:
-    """[fn(t) for t in tasks], in a ProcessPoolExecutor when ``workers`` > 1 (order preserved)."""
+def map_tasks(fn: Callable, tasks: Iterable, workers: int | None = None,
+              on_done: Callable[[], None] | None = None) -> list:
+    """[fn(t) for t in tasks], in a ProcessPoolExecutor when ``workers`` > 1 (order preserved);
+    ``on_done()`` is called as each result arrives (in task order), e.g. to advance a progress bar."""
     tasks = list(tasks)
     workers = default_workers() if workers is None else max(1, int(workers))
+    results = []
     if workers == 1 or len(tasks) <= 1:
-        return [fn(t) for t in tasks]
+        for t in tasks:
+            results.append(fn(t))
+            if on_done:
+                on_done()
+        return results
     with ProcessPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
-        return list(pool.map(fn, tasks, chunksize=1))
+        for result in pool.map(fn, tasks, chunksize=1):
+            results.append(result)
+            if on_done:
+                on_done()
+    return results

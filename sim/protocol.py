@@ -3,8 +3,9 @@
 Teacher 10-20-30 (code scheme: entries {+-0.5, +-0.25, 0}, bias -0.1 in both layers, columns
 normalised), students with node_multi * 20 hidden nodes, u-set initialised with (alpha_W, alpha_V),
 the authors' matrix version (mini-batch 64, lr 0.05, mode ``code``), 20,000 iterations with a
-snapshot every 100, 32 seeds; every (node_multi, pair, seed) run is an independent task for the
-local cores. Per snapshot the row norms ||v_j|| (bias row excluded) are reduced over seeds.
+snapshot every 100, 32 seeds; the seeds of one (node_multi, pair) cell are integrated as one batched
+state (``luckbench.sim.batched``) and the cells are independent tasks for the local cores. Per
+snapshot the row norms ||v_j|| (bias row excluded) are reduced over seeds.
 
 Stored (result_kind ``thm5_protocol``; dims ``node_multi``, ``pair`` (coords ``alpha_w(pair)``,
 ``alpha_v(pair)``), ``time`` (coord ``iteration(time)``; time = lr * iteration), ``node`` (padded
@@ -27,6 +28,8 @@ import xarray as xr
 from luckbench.config import NonNegativeFloat, NonNegativeInt, PositiveInt, Seed
 from luckbench.errors import InputError
 from luckbench.sim import thm5
+from luckbench.progress import progress as progress_bar
+from luckbench.sim.provenance import attach_run
 from luckbench.sim.parallel import map_tasks
 
 
@@ -65,26 +68,32 @@ class ProtocolConfig:
                                bias=self.bias, top_bias=self.top_bias, constants_points=0)
 
 
-def _row_norms(task: tuple[ProtocolConfig, int, int, int]) -> np.ndarray:
-    """(time, node) row norms of one run."""
-    cfg, node_multi, pair, index = task
+def cell_row_norms(task: tuple[ProtocolConfig, int, int], batched: bool = True) -> np.ndarray:
+    """(seed, time, node) row norms of one grid cell (node_multi, pair): all its seeds integrated as one
+    batched state (:func:`luckbench.sim.thm5.simulate_batched`), or seed by seed when not ``batched``
+    (the reference loop of ``benchmarks/protocol42.py``)."""
+    cfg, node_multi, pair = task
     run_cfg = cfg.run_config(node_multi, pair)
-    _, traj = thm5.simulate(run_cfg, index)
-    return thm5.row_norms(traj, run_cfg.n)
+    runs = (thm5.simulate_batched(run_cfg, range(cfg.seeds)) if batched
+            else [thm5.simulate(run_cfg, s) for s in range(cfg.seeds)])
+    return np.stack([thm5.row_norms(traj, run_cfg.n) for _, traj in runs])
 
 
-def run(cfg: ProtocolConfig, workers: int | None = None) -> xr.Dataset:
-    """All (node_multi, pair, seed) runs, in parallel on ``workers`` processes (default: all cores)."""
+def run(cfg: ProtocolConfig, workers: int | None = None, progress: bool = True) -> xr.Dataset:
+    """All (node_multi, pair) cells, each with its seeds batched, on ``workers`` processes (default:
+    all cores); the widest cells start first so that the pool ends together. Progress on stderr."""
     pairs = range(len(cfg.alpha_ws))
-    tasks = [(cfg, k, p, s) for k, p, s in itertools.product(cfg.node_multis, pairs, range(cfg.seeds))]
-    norms = map_tasks(_row_norms, tasks, workers)
+    cells = sorted(itertools.product(range(len(cfg.node_multis)), pairs), key=lambda c: -cfg.node_multis[c[0]])
+    tasks = [(cfg, cfg.node_multis[k], p) for k, p in cells]
+    with progress_bar(len(tasks), "protocol42", unit="cell", enabled=progress) as bar:
+        norms = dict(zip(cells, map_tasks(cell_row_norms, tasks, workers, on_done=bar.update)))
     m = cfg.teacher[1]
     width = max(cfg.node_multis) * m
     iterations = np.arange(0, cfg.iters + 1, cfg.snapshot_every)
     shape = (len(cfg.node_multis), len(pairs), cfg.seeds, len(iterations))
     full = np.full(shape + (width,), np.nan)
-    for (k, p, s), value in zip(itertools.product(range(len(cfg.node_multis)), pairs, range(cfg.seeds)), norms):
-        full[k, p, s, :, : value.shape[1]] = value
+    for (k, p), value in norms.items():
+        full[k, p, :, :, : value.shape[2]] = value
     vu = full[..., :m].mean(axis=-1)
     r_part = full[..., m:]
     count = np.sum(np.isfinite(r_part), axis=-1)
@@ -107,4 +116,4 @@ def run(cfg: ProtocolConfig, workers: int | None = None) -> xr.Dataset:
                 "iteration": ("time", iterations)},
     )
     ds.attrs.update({"result_kind": "thm5_protocol", "mode": cfg.mode, "u_nodes": m})
-    return ds
+    return attach_run(ds, cfg)

@@ -29,8 +29,8 @@ SCHEMES = get_args(Scheme)
 
 
 def normalize_cols(a: np.ndarray) -> np.ndarray:
-    """a / ||a_:,c|| column-wise."""
-    return a / np.linalg.norm(a, axis=0, keepdims=True)
+    """a / ||a_:,c|| column-wise (columns on the second-to-last axis; leading axes batch)."""
+    return a / np.linalg.norm(a, axis=-2, keepdims=True)
 
 
 def max_teachers(scheme: str, dim: int) -> int:

@@ -3,8 +3,10 @@ projected flow and compare max_j sin theta_j(t) with the theorem's envelope.
 
 Stored (result_kind ``thm4``; dims ``time``, ``node``):
 
-* ``theta(time, node)`` - angle of student j to teacher j, radians (continuous flow, solve_ivp);
-* ``sin_theta_max(time)`` - S(t) = max_j sin theta_j(t);
+* ``theta(time, node)`` - angle of student j to teacher j, radians (continuous flow, solve_ivp), with
+  attribute ``resolution_limit`` and the flag variable ``theta_status(time, node)`` marking the values
+  below it as solver noise (:mod:`luckbench.sim.resolution`; fit rates with ``resolved_rate``);
+* ``sin_theta_max(time)`` - S(t) = max_j sin theta_j(t) (likewise ``sin_theta_max_status(time)``);
 * ``sin_theta_bound(time)`` - the continuous envelope S(0) exp(-d_bar gamma t) of
   ``luckbench.theory.theorem4`` (NaN where its preconditions fail);
 * ``norm_drift(time)`` - max_j | ||w_j|| - 1 | (the flow is not renormalised);
@@ -30,11 +32,12 @@ from luckbench.sim.diagnostics import paired_angles
 from luckbench.sim.dynamics import Gradient, a1_residual, thm4_dynamics
 from luckbench.sim.kernel import GaussianKernel
 from luckbench.sim.integrate import Method
+from luckbench.sim.provenance import attach_run
+from luckbench.sim.resolution import flag_unresolved, resolution_limit
 from luckbench.sim.teachers import Scheme, students_at_angle, teacher
 from luckbench.theory import theorem4
 
 ENVELOPE_SLACK = 1e-7  # relative slack of the envelope comparison
-ATOL_FACTOR = 10.0  # absolute slack = ATOL_FACTOR * atol: below it sin theta is integrator noise
 
 
 @dataclass(frozen=True)
@@ -88,10 +91,10 @@ def _cond_attrs(cond) -> dict:
     return out
 
 
-def below_envelope(s: np.ndarray, bound: np.ndarray, atol: float) -> np.ndarray:
-    """s <= bound (1 + ENVELOPE_SLACK) + ATOL_FACTOR * atol, elementwise (the flow resolves sin theta
-    only down to about its absolute tolerance; the envelope keeps decaying below that)."""
-    return s <= bound * (1 + ENVELOPE_SLACK) + ATOL_FACTOR * atol
+def below_envelope(s: np.ndarray, bound: np.ndarray, limit: float) -> np.ndarray:
+    """s <= bound (1 + ENVELOPE_SLACK) + limit, elementwise: the flow resolves sin theta only down to its
+    resolution limit (:func:`luckbench.sim.resolution.resolution_limit`); the envelope keeps decaying below it."""
+    return s <= bound * (1 + ENVELOPE_SLACK) + limit
 
 
 def run(cfg: Thm4Config) -> xr.Dataset:
@@ -120,11 +123,14 @@ def run(cfg: Thm4Config) -> xr.Dataset:
     if cfg.eta is not None:
         ds = ds.merge(_discrete(cfg, dyn, w_star, w0, times, cond))
     finite = np.isfinite(bound)
-    holds = bool(np.all(below_envelope(s_max[finite], bound[finite], cfg.atol))) if finite.any() else None
+    limit = resolution_limit(cfg.rtol, cfg.atol)
+    for name in ("theta", "sin_theta_max"):
+        flag_unresolved(ds, name, limit)
+    holds = bool(np.all(below_envelope(s_max[finite], bound[finite], limit))) if finite.any() else None
     ds.attrs.update(_cond_attrs(cond))
     ds.attrs.update({"result_kind": "thm4", "envelope_holds": -1 if holds is None else int(holds),
                      "nfev": traj.nfev, "method": cfg.method})
-    return ds
+    return attach_run(ds, cfg)
 
 
 def _discrete(cfg: Thm4Config, dyn, w_star, w0, times, cond) -> xr.Dataset:

@@ -19,7 +19,12 @@ Stored (result_kind ``thm5``; dims ``seed``, ``time``, ``node`` = the n hidden s
 * ``gamma``, ``d_bar``, ``lambda_bar``, ``feasible`` ``(seed, time)`` - Theorem 5's constants
   (``luckbench.theory.theorem5``, mode ``fixed``) if the theorem were started from the state at that
   time (theta0 = the largest u-angle, W_r0 = W_r(t), V0 = V(t)); NaN at the times not evaluated;
-* ``iteration(time)`` for discrete runs (time = lr * iteration).
+* ``iteration(time)`` for discrete runs (time = lr * iteration);
+* flow runs only: ``v_row_norm``, ``theta_u`` and ``v_err_u`` carry ``resolution_limit`` and the CF
+  flag variables ``<name>_status`` (:mod:`luckbench.sim.resolution`): below the limit they are solver noise.
+
+All seeds are integrated as one batched state (:mod:`luckbench.sim.batched`) unless ``gradient`` is
+``exact``; the returned Dataset carries the ``config`` and ``seed`` it ran with.
 
 Non-Gaussian inputs (``inputs`` uniform or laplace, unit variance) use Monte Carlo moments over a
 fixed sample of ``mc_samples`` points (and fresh mini-batches from the same law when ``batch``);
@@ -37,13 +42,15 @@ import xarray as xr
 from luckbench.config import (NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Range, Seed,
                               validate_fields)
 from luckbench.errors import InputError
-from luckbench.sim import integrate
+from luckbench.sim import batched, integrate
 from luckbench.sim.diagnostics import cancelling_pairs, paired_angles, population_loss
 from luckbench.sim.dynamics import Dynamics, Gradient
 from luckbench.datasets.samplers import SAMPLERS
 from luckbench.sim.kernel import GaussianKernel, SampleKernel, augment
-from luckbench.sim.parallel import map_tasks
 from luckbench.sim.integrate import Method
+from luckbench.sim.provenance import attach_run
+from luckbench.sim.parallel import default_workers, map_tasks
+from luckbench.sim.resolution import flag_unresolved, resolution_limit
 from luckbench.sim.teachers import Scheme, perturbed_students, teacher, top_teacher
 
 Mode = Literal["paper", "code"]  # paper: V unprojected; code: V's columns projected (the authors' code)
@@ -183,17 +190,50 @@ def simulate(cfg: Thm5Config, index: int) -> tuple[Dynamics, integrate.Trajector
     return dyn, trajectory(cfg, dyn, w0, v0, rng)
 
 
-def run_seed(cfg: Thm5Config, index: int) -> dict[str, np.ndarray]:
-    """One seed: ``times``, ``iterations`` and the diagnostics."""
-    dyn, traj = simulate(cfg, index)
-    out = observe(cfg, dyn, traj)
-    out["times"], out["iterations"] = traj.times, traj.iterations
-    return out
+def batchable(cfg: Thm5Config) -> bool:
+    """Whether :func:`simulate_batched` applies (the factorised W term; the exact gradient stays per seed)."""
+    return cfg.gradient == "factorised"
+
+
+def simulate_batched(cfg: Thm5Config, indices) -> list[tuple[Dynamics, integrate.Trajectory]]:
+    """Seeds ``indices`` integrated as one batched state (:mod:`luckbench.sim.batched`): the same
+    teachers, initial states and mini-batches as :func:`simulate` for each index, one trajectory per seed."""
+    rngs = [np.random.default_rng([cfg.seed, i]) for i in indices]
+    dyns, w0s, v0s = zip(*(problem(cfg, rng) for rng in rngs))
+    bdyn = batched.BatchedDynamics(dyns)
+    w0, v0 = np.stack(w0s), np.stack(v0s)
+    if cfg.t_end is not None:
+        traj = integrate.solve(bdyn, w0, v0, np.linspace(0.0, cfg.t_end, cfg.n_times), method=cfg.method,
+                               rtol=cfg.rtol, atol=cfg.atol)
+    else:
+        kernels = (batched.minibatch_kernels(rngs, cfg.batch, cfg.teacher[0], cfg.bias is not None,
+                                             SAMPLERS[cfg.inputs]) if cfg.batch else None)
+        traj = integrate.iterate(bdyn, w0, v0, eta=cfg.lr, iters=cfg.steps, snapshot_every=cfg.snapshot_every,
+                                 renormalise=cfg.renormalise, project=not cfg.batch, kernels=kernels)
+    return [(dyn, integrate.Trajectory(traj.times, traj.w[:, s], traj.v[:, s], traj.iterations, traj.nfev))
+            for s, dyn in enumerate(dyns)]
+
+
+def run_seeds(cfg: Thm5Config, indices) -> list[dict[str, np.ndarray]]:
+    """Seeds ``indices`` (batched when :func:`batchable`): per seed ``times``, ``iterations`` and the diagnostics."""
+    indices = [int(i) for i in indices]
+    runs = simulate_batched(cfg, indices) if batchable(cfg) else [simulate(cfg, i) for i in indices]
+    results = []
+    for dyn, traj in runs:
+        out = observe(cfg, dyn, traj)
+        out["times"], out["iterations"] = traj.times, traj.iterations
+        results.append(out)
+    return results
 
 
 def run(cfg: Thm5Config, workers: int | None = 1) -> xr.Dataset:
-    """All seeds (in parallel when ``workers`` > 1) as the dataset of the module docstring."""
-    results = map_tasks(partial(run_seed, cfg), range(cfg.seeds), workers)
+    """All seeds as the dataset of the module docstring, each seed's diagnostics observed after the
+    batched integration. The discrete iteration splits the seeds into one group per worker process
+    (a seed's result does not depend on its group); the flow integrates all seeds as one state, since
+    its shared step size makes the result depend on the grouping (within the solver tolerance)."""
+    n_groups = 1 if cfg.t_end is not None else min(cfg.seeds, max(1, workers or default_workers()))
+    groups = np.array_split(np.arange(cfg.seeds), n_groups)
+    results = [r for group in map_tasks(partial(run_seeds, cfg), groups, workers) for r in group]
     first = results[0]
     per_node = ("v_row_norm", "theta_u", "v_err_u", "w_drift_r")
     data = {}
@@ -209,4 +249,8 @@ def run(cfg: Thm5Config, workers: int | None = 1) -> xr.Dataset:
     ds["theta_u"].attrs["units"] = "rad"
     ds.attrs.update({"result_kind": "thm5", "mode": cfg.mode, "u_nodes": cfg.teacher[1],
                      "integrator": "solve_ivp" if cfg.t_end is not None else ("minibatch" if cfg.batch else "euler")})
-    return ds
+    if cfg.t_end is not None:  # the flow's late values are solver noise below the limit (the iteration's are exact)
+        limit = resolution_limit(cfg.rtol, cfg.atol)
+        for name in ("v_row_norm", "theta_u", "v_err_u"):
+            flag_unresolved(ds, name, limit)
+    return attach_run(ds, cfg)

@@ -155,6 +155,13 @@ CASES = [
     C("sweep-slurm", "sweep {spec_ok} --out {tmp}/sw --executor slurm", "--executor slurm"),
     C("sweep-jobs", "sweep {spec_ok} --out {tmp}/sw --jobs 0", "--jobs"),
     C("sweep-spec-binary", "sweep {corrupt_nc} --out {tmp}/sw", "TOML"),
+    # --- reproduce
+    C("reproduce-unknown", "reproduce nosuch --out {tmp}/rp", "unknown experiment"),
+    C("reproduce-no-name", "reproduce", "NAME"),
+    C("reproduce-no-out", "reproduce fig7-fc", "--out"),
+    C("reproduce-jobs", "reproduce fig7-fc --out {tmp}/rp --jobs 0", "--jobs"),
+    C("reproduce-slurm", "reproduce fig7-fc --out {tmp}/rp --executor slurm", "--executor slurm"),
+    C("reproduce-no-specs", "reproduce --list --experiments {tmp}/nonexist", "--experiments"),
     # --- demo
     C("demo-out-file", "demo --out {text}", "not a folder"),
 ]

@@ -252,3 +252,13 @@ def test_luckbench_runs_may_replace_their_own_result(tmp_path):
     spec = sweep.spec_from_dict({"command": "sim thm4", "seeds": [0], "grid": {"theta0": [10]}})
     (run,) = sweep.plan(spec, tmp_path)
     assert run.argv[-3:] == ("--overwrite", "--out", run.result)
+
+
+def test_killed_train_run_continues_from_its_checkpoint(tmp_path):
+    """A train run of a sweep passes --resume, so a re-run after a kill continues its checkpoint
+    (train refuses an existing checkpoint without it); other commands get no such flag."""
+    train = sweep.spec_from_dict({"command": "train", "seeds": [0], "fixed": {"preset": "smoke"}})
+    (run,) = sweep.plan(train, tmp_path)
+    assert "--resume" in run.argv
+    (thm4,) = sweep.plan(sweep.spec_from_dict({"command": "sim thm4", "seeds": [0]}), tmp_path / "b")
+    assert "--resume" not in thm4.argv

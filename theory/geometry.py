@@ -20,8 +20,9 @@ SIGMA_PAPER = 10.0  # the paper's input std (data_std 10)
 
 
 def normalize_rows(a: np.ndarray) -> np.ndarray:
-    """a / ||a_j|| row-wise, unchecked (for hot loops on states already known to be valid)."""
-    return a / np.linalg.norm(a, axis=1, keepdims=True)
+    """a / ||a_j|| row-wise, unchecked (for hot loops on states already known to be valid); rows on the
+    last axis, any leading axes are batch axes (the seeds of ``luckbench.sim.batched``)."""
+    return a / np.linalg.norm(a, axis=-1, keepdims=True)
 
 
 def unit_rows(w, what: str = "w_star") -> np.ndarray:
@@ -31,10 +32,11 @@ def unit_rows(w, what: str = "w_star") -> np.ndarray:
 
 def project_rows(g: np.ndarray, w: np.ndarray) -> np.ndarray:
     """P_W(G) row-wise (docs/math.md sec. 0): g_j - (g_j . w_j) w_j / |w_j|^2, the part of g_j
-    tangent to the sphere through w_j. Rows with w_j = 0 are returned unchanged."""
-    sq = np.einsum("jk,jk->j", w, w)
-    coef = np.einsum("jk,jk->j", g, w) / np.where(sq > 0, sq, 1.0)
-    return g - coef[:, None] * w
+    tangent to the sphere through w_j. Rows with w_j = 0 are returned unchanged. Rows on the last
+    axis; leading axes are batch axes (the seeds of ``luckbench.sim.batched``)."""
+    sq = np.einsum("...k,...k->...", w, w)
+    coef = np.einsum("...k,...k->...", g, w) / np.where(sq > 0, sq, 1.0)
+    return g - coef[..., None] * w
 
 
 def augment(w, b=None, *, sigma: float = 1.0) -> np.ndarray:

@@ -610,8 +610,11 @@ def psi_l(w1, w2, b1=None, b2=None, sigma=1.0) -> np.ndarray:
     Zero bias: sigma^2 |w||w'| g(theta) / (2 pi), g = sin + (pi - theta) cos. With biases:
     sigma_1 sigma_2 M(a, a'; rho) (docs/math.md sec. 1). (n1, n2).
     """
-    pp = _pairs(w1, w2, b1, b2, sigma)
-    if _zero_bias(b1, b2):
+    return _psi_l(_pairs(w1, w2, b1, b2, sigma), _zero_bias(b1, b2))
+
+
+def _psi_l(pp: _Pairs, zero_bias: bool) -> np.ndarray:
+    if zero_bias:
         theta, comp = _angles(pp)
         return pp.s1 * pp.s2 * arccos_g(theta, comp) / (2.0 * math.pi)
     phi2, args = _with_bias(pp)

@@ -27,13 +27,18 @@ def _typed(tp):
 def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", metavar="SPEC.toml", help="sweep file (see luckbench.sweep for the format)")
     parser.add_argument("--out", metavar="DIR", help="result folder (default: the spec's `out`)")
+    add_executor_arguments(parser)
+    parser.add_argument("--dry-run", action="store_true", help="print the planned commands and exit")
+
+
+def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
+    """--executor, --jobs, --threads-per-run and the Slurm group (shared with ``luckbench reproduce``)."""
     parser.add_argument("--executor", choices=("local", "slurm"), default="local",
                         help="local: a pool of processes on this machine; slurm: a submitit job array")
     parser.add_argument("--jobs", type=_typed(Jobs), help="local: runs at once, at most 4 x the CPUs "
                         "(default: CPUs // threads-per-run)")
     parser.add_argument("--threads-per-run", type=_typed(Workers),
                         help="OMP/MKL threads per run (default: CPUs // jobs; slurm: --cpus-per-task)")
-    parser.add_argument("--dry-run", action="store_true", help="print the planned commands and exit")
     slurm = parser.add_argument_group("slurm (submitit)")
     slurm.add_argument("--partition", help="Slurm partition")
     slurm.add_argument("--time", type=_typed(PositiveInt), default=60, metavar="MIN", help="time limit per run, minutes (default 60)")
@@ -61,15 +66,25 @@ def run(args: argparse.Namespace) -> int:
             print(f"{r.name} [{state}] luckbench {' '.join(r.argv[3:]) if spec.program is None else ' '.join(r.argv)}")
         print(f"{len(runs)} runs")
         return 0
+    outcome = run_with_executor(spec, out, args)
+    report_outcome(outcome, args, "sweep")
+    return 0 if outcome.ok else 1
+
+
+def run_with_executor(spec: sweep.SweepSpec, out, args: argparse.Namespace) -> sweep.SweepOutcome:
+    """:func:`luckbench.sweep.run_sweep` with the executor flags of :func:`add_executor_arguments`."""
     options = sweep.SlurmOptions(partition=args.partition, time_min=args.time, gpus=args.gpus,
                                  cpus_per_task=args.cpus_per_task, mem_gb=args.mem_gb,
                                  array_parallelism=args.array_parallelism, cluster=args.cluster, wait=args.wait)
-    outcome = sweep.run_sweep(spec, out, executor=args.executor, jobs=args.jobs,
-                              threads_per_run=args.threads_per_run, slurm=options)
-    print(f"sweep {outcome.out_dir}: {len(outcome.runs)} runs, {len(outcome.skipped)} already finished, "
+    return sweep.run_sweep(spec, out, executor=args.executor, jobs=args.jobs, threads_per_run=args.threads_per_run,
+                           slurm=options)
+
+
+def report_outcome(outcome: sweep.SweepOutcome, args: argparse.Namespace, command: str) -> None:
+    """The one-line summary, the submitted count, and one stderr line per failed run."""
+    print(f"{command} {outcome.out_dir}: {len(outcome.runs)} runs, {len(outcome.skipped)} already finished, "
           f"{len(outcome.done)} ran, {len(outcome.failed)} failed")
     if args.executor == "slurm" and not args.wait:
         print(f"submitted {outcome.submitted} jobs; run the same command again to collect or resume")
     for run_, why in outcome.failed:
-        sys.stderr.write(f"luckbench sweep: run {run_.name} failed ({why})\n")
-    return 0 if outcome.ok else 1
+        sys.stderr.write(f"luckbench {command}: run {run_.name} failed ({why})\n")
