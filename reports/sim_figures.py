@@ -43,8 +43,9 @@ def draw_thm4(ds: xr.Dataset, ax=None):
     for j in ds["node"].values:
         ax.semilogy(t, np.maximum(np.sin(ds["theta"].sel(node=j).values), FLOOR), color="0.6", lw=0.7)
     ax.semilogy(t, np.maximum(ds["sin_theta_max"].values, FLOOR), color="C0", lw=2, label="max_j sin theta_j (flow)")
-    if "resolution_limit" in ds.attrs:
-        ax.axhline(float(ds.attrs["resolution_limit"]), color="0.4", ls=":", lw=0.8, label="resolution limit")
+    limit = ds["theta"].attrs.get("resolution_limit", ds.attrs.get("resolution_limit"))
+    if limit is not None:
+        ax.axhline(float(limit), color="0.4", ls=":", lw=0.8, label="resolution limit")
     if np.isfinite(ds["sin_theta_bound"].values).any():
         ax.semilogy(t, ds["sin_theta_bound"].values, "k--", label="Thm 4 envelope")
     else:

@@ -1,9 +1,9 @@
 """Rows from the simulations of ``luckbench sim``: Theorem 4 (``thm4``), Theorem 5 (``thm5``), the v4
 Sec. 4.2 grid (``thm5_protocol``) and the over-parameterisation sweep (``overparam``).
 
-Trajectories may carry a resolution limit (attribute ``resolution_limit``: values below it are
-round-off of the integrator, not dynamics); rates use only the resolved values, and with no such
-attribute :data:`DEFAULT_FLOOR` is used.
+Trajectories may carry a resolution limit (attribute ``resolution_limit`` of the variable, as
+``luckbench.sim.resolution`` stores it, or of the dataset: values below it are solver noise, not
+dynamics); rates use only the resolved values, and with no such attribute :data:`DEFAULT_FLOOR`.
 """
 from __future__ import annotations
 
@@ -20,8 +20,10 @@ ACCELERATION = 1.1  # T4b: the late contraction rate must exceed the early one b
 DRIFT_NEAR = 0.5    # T5b: "W_r stays near its initial value": ||w_j^T - w_j^0|| below this for unit rows
 
 
-def floor(ds: xr.Dataset) -> float:
-    return float(ds.attrs.get("resolution_limit", DEFAULT_FLOOR))
+def floor(ds: xr.Dataset, name: str) -> float:
+    """The resolution limit of ``ds[name]`` (its attribute, else the dataset's, else DEFAULT_FLOOR)."""
+    own = ds[name].attrs.get("resolution_limit") if name in ds.variables else None
+    return float(own if own is not None else ds.attrs.get("resolution_limit", DEFAULT_FLOOR))
 
 
 # --- Theorem 4 ---------------------------------------------------------------------------------
@@ -46,7 +48,7 @@ def thm4_envelope(ds: xr.Dataset) -> tuple[str, str]:
     if bound is None or not np.isfinite(bound.values).any():
         return text + "; envelope undefined (preconditions unmet)", UNMET
     b = bound.values
-    ok = np.isfinite(b) & (s > floor(ds))
+    ok = np.isfinite(b) & (s > floor(ds, "theta"))
     excess = float(np.max(s[ok] - b[ok])) if ok.any() else 0.0
     verdict = holds_word(ds.attrs["envelope_holds"]) if "envelope_holds" in ds.attrs else (
         HOLDS if excess <= 1e-7 * max(1.0, float(np.nanmax(b))) else FAILS)
@@ -88,7 +90,7 @@ def contraction_rates(ds: xr.Dataset) -> tuple[float, float] | None:
     if s is None:
         return None
     t = ds["time"].values.astype(float)
-    keep = np.isfinite(s) & (s > floor(ds))
+    keep = np.isfinite(s) & (s > floor(ds, "theta"))
     t, s = t[keep], np.log(s[keep])
     if t.size < 6:
         return None
@@ -188,7 +190,8 @@ def judge_thm5_rate(by_kind: dict) -> Judgement:
         if start is not None and ur is not None and start.any() and "lambda_bar" in res.ds and "gamma" in res.ds:
             t = res.ds["time"].values.astype(float)
             predicted = (res.ds["lambda_bar"].isel(time=0) * res.ds["gamma"].isel(time=0)).values.reshape(-1)
-            margin = [_decay_rate(ur[1][i], t, floor(res.ds)) - predicted[i] for i in np.nonzero(start)[0]]
+            lim = floor(res.ds, "v_row_norm")
+            margin = [_decay_rate(ur[1][i], t, lim) - predicted[i] for i in np.nonzero(start)[0]]
             v2, t2, _ = stats.judge(margin, "decay rate minus lambda_bar gamma")
             parts.append(t2)
             vs.append(v2)

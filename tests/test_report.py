@@ -461,9 +461,13 @@ def test_superlinear_uses_only_resolved_values(tmp_path):
                         coords={"time": t, "node": [0]})
         d = tmp_path / name[:-3]
         _write(d / name, ds, "thm4", **attrs)
-    verdict = {n: _rows([tmp_path / n])["T4b"].verdict_corrected for n in ("floor", "resolved", "quad")}
-    # without the attribute the floor looks like a stall (fails); with it only resolved values count
-    assert verdict == {"floor": "fails", "resolved": "inconclusive", "quad": "holds"}
+    # marked as luckbench.sim.resolution does: the limit is an attribute of the variable
+    _write(tmp_path / "marked" / "marked.nc", ds.assign(theta=(("time", "node"), np.arcsin(linear)[:, None],
+                                                               {"resolution_limit": 1e-8})), "thm4")
+    names = ("floor", "resolved", "marked", "quad")
+    verdict = {n: _rows([tmp_path / n])["T4b"].verdict_corrected for n in names}
+    # without a limit the floor looks like a stall (fails); with it only resolved values count
+    assert verdict == {"floor": "fails", "resolved": "inconclusive", "marked": "inconclusive", "quad": "holds"}
 
 
 def test_missing_input_is_a_one_line_error(tmp_path, capsys, results_dir):
