@@ -141,6 +141,7 @@ CASES = [
     C("report-huge-declared", "report {huge_nc} --out {tmp}/rep2", "declares", code=0, isolate=True),
     C("report-missing", "report {tmp}/none.nc --out {tmp}/rep3", "none.nc"),
     C("report-out-foreign", "report {result} --out {foreign_report}", "not a luckbench result"),
+    C("report-out-foreign-ledger", "report {result} --out {foreign_ledger_dir}", "not a luckbench result"),
     C("report-out-empty", ["report", "{result}", "--out", ""], "--out"),
     C("report-out-too-long", f"report {{result}} --out {{tmp}}/{'d' * 300}", "too long"),
     # --- sweep: the whole plan is validated before the first run
@@ -200,7 +201,10 @@ def files(tmp_path_factory):
     foreign_report = root / "foreign_report"
     foreign_report.mkdir()
     (foreign_report / "index.html").write_text("<html>my own page</html>")
-    paths.update(text=str(text), corrupt_nc=str(corrupt), huge_nc=str(huge), result=str(result),
+    foreign_ledger = root / "foreign_ledger"
+    foreign_ledger.mkdir()
+    (foreign_ledger / "ledger.json").write_text('{"my": "notes"}')
+    paths.update(foreign_ledger_dir=str(foreign_ledger), foreign_ledger=str(foreign_ledger / "ledger.json"), text=str(text), corrupt_nc=str(corrupt), huge_nc=str(huge), result=str(result),
                  foreign_report=str(foreign_report), int_weights=str(_int_weights(root)))
     for name, spec in SPECS.items():
         (root / f"{name}.toml").write_text(spec)

@@ -385,6 +385,17 @@ def test_report_files_are_replaced_atomically(results_dir, tmp_path, monkeypatch
     assert not list(tmp_path.glob("*.tmp"))
 
 
+def test_an_earlier_report_is_replaced_only_with_overwrite(results_dir, tmp_path):
+    """Our own index.md / index.html / ledger.json are recognised and replaced under --overwrite."""
+    args = ["report", str(results_dir / "thm4.nc"), "--out", str(tmp_path)]
+    assert cli.main(args) == 0
+    (tmp_path / "ledger.json").write_text(json.dumps(json.loads((tmp_path / "ledger.json").read_text())[:1]))
+    assert cli.main(args) == 2
+    assert len(json.loads((tmp_path / "ledger.json").read_text())) == 1
+    assert cli.main(args + ["--overwrite"]) == 0
+    assert len(json.loads((tmp_path / "ledger.json").read_text())) > 1
+
+
 def test_importing_reports_keeps_the_matplotlib_backend(tmp_path):
     code = f"""
 import matplotlib, sys

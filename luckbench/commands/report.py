@@ -7,18 +7,19 @@ rule, n_seeds, measured, published, evidence), each atomically, and prints the p
 all-NaN variables, a second copy of one run) are named on stderr and in the report, and skipped; a
 path that does not exist is an error (exit code 2).
 An earlier report in DIR is replaced only with ``--overwrite``; other files named index.md /
-index.html never are.
+index.html / ledger.json never are.
 """
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from luckbench import store
 from luckbench.errors import InputError
 
-REPORT_FILES = ("index.md", "index.html")
 TITLE = b"luckbench report"  # the first heading of every report, Markdown and HTML alike
+LEDGER_KEYS = {"id", "verdict_printed", "verdict_corrected", "rule"}  # keys of every ledger.json row
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -35,12 +36,27 @@ def is_report_file(path: Path) -> bool:
         return TITLE in f.read(4096)
 
 
+def is_ledger_file(path: Path, limit: int = 16 << 20) -> bool:
+    """True when ``path`` is a ledger.json luckbench wrote: a JSON list of rows with the ledger's keys."""
+    if path.stat().st_size > limit:
+        return False
+    try:
+        rows = json.loads(path.read_bytes())
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(rows, list) and all(isinstance(r, dict) and LEDGER_KEYS <= r.keys() for r in rows)
+
+
+# the files of DIR a report replaces, each with the test that it is ours
+REPORT_FILES = {"index.md": is_report_file, "index.html": is_report_file, "ledger.json": is_ledger_file}
+
+
 def prepare_report_dir(out: str, overwrite: bool) -> None:
-    """Refuse (InputError) a report folder whose index files are foreign, or an earlier report without ``overwrite``."""
+    """Refuse (InputError) a report folder whose report files are foreign, or an earlier report without ``overwrite``."""
     if not str(out).strip():
         raise InputError("--out: need a folder name")
-    for name in REPORT_FILES:
-        store.prepare_output(Path(out) / name, overwrite=overwrite, is_ours=is_report_file)
+    for name, is_ours in REPORT_FILES.items():
+        store.prepare_output(Path(out) / name, overwrite=overwrite, is_ours=is_ours)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -64,9 +64,11 @@ def run(args: argparse.Namespace) -> int:
     if not paths:
         sys.stderr.write(f"luckbench reproduce: no finished runs in {args.out}; no report written\n")
         return 1
+    from luckbench.commands.report import prepare_report_dir
     from luckbench.reports.report import write_report
 
     report_dir = Path(args.out) / "report"
+    prepare_report_dir(report_dir, overwrite=True)  # its own report may be replaced, a foreign file never
     index = write_report(paths, report_dir)
     rows = reproduce.decided_rows(report_dir, exp.ledger)
     for row in rows:
