@@ -80,10 +80,10 @@ DRAW = {"beyond-lottery": draw_lottery, "beyond-hessian": draw_hessian, "beyond-
 
 def plot(ds: xr.Dataset, out_dir: Path) -> list[Path]:
     """The figure of one ``beyond-*`` result; returns the PNG path written."""
-    from luckbench.reports.plotting import plt, save_figure
+    from luckbench.reports.plotting import save_figure, subplots
 
     kind = ds.attrs["result_kind"]
-    fig, ax = plt.subplots(figsize=(5.6, 3.8))
+    fig, ax = subplots(figsize=(5.6, 3.8))
     DRAW[kind](ds, ax)
     stem = f"{kind.replace('-', '_')}_s{int(ds.attrs.get('seed', 0))}"
     return [save_figure(fig, Path(out_dir) / f"{stem}.png")]

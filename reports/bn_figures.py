@@ -14,7 +14,8 @@
 Everything is drawn from the stored dataset alone (variables of ``luckbench.empirical.bn_audit``;
 files written before ``depth`` / ``group`` existed are drawn too). The ``draw_*(ds, ax=None)``
 functions return their axes and can be used in any figure; importing this module neither
-imports pyplot nor selects a matplotlib backend (``plot`` does, through ``reports.plotting``).
+imports pyplot nor selects a matplotlib backend (``plot`` draws on Agg figures of ``reports.plotting``;
+``draw_*`` without ``ax`` opens a pyplot figure, as notebooks expect).
 """
 from __future__ import annotations
 
@@ -129,14 +130,12 @@ def draw_pass_probability(ds: xr.Dataset, ax=None):
 
 
 def plot_histograms(ds: xr.Dataset, out_dir: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    from luckbench.reports.plotting import save_figure
+    from luckbench.reports.plotting import save_figure, subplots
 
     names = [str(n) for n in ds["layer"].values]
     ncols = 4 if len(names) <= 24 else 8
     nrows = math.ceil(len(names) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 2.0 * nrows), squeeze=False)
+    fig, axes = subplots(nrows, ncols, figsize=(2.6 * ncols, 2.0 * nrows), squeeze=False)
     for i, name in enumerate(names):
         ax = axes.flat[i]
         values = ds["bias"].values[i, : int(ds["n_channels"].values[i])].astype(np.float64)
@@ -156,11 +155,9 @@ def plot_histograms(ds: xr.Dataset, out_dir: Path) -> Path:
 
 
 def plot_fractions(ds: xr.Dataset, out_dir: Path) -> Path:
-    import matplotlib.pyplot as plt
+    from luckbench.reports.plotting import save_figure, subplots
 
-    from luckbench.reports.plotting import save_figure
-
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.0, 6.4))
+    fig, (top, bottom) = subplots(2, 1, figsize=(7.0, 6.4))
     draw_fractions(ds, top)
     draw_pass_probability(ds, bottom)
     return save_figure(fig, out_dir / f"bn_negative_fraction_{_stem(ds)}.png")

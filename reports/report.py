@@ -23,7 +23,6 @@ import pkgutil
 import re
 import shutil
 import sys
-import traceback
 from pathlib import Path
 from typing import Iterable
 
@@ -300,7 +299,7 @@ def _draw(results, sweep_sets, fig_root: Path):
                 notes[other.path] = f"figures drawn with the other seeds of this protocol, under {head.path.name}"
         except Exception as exc:  # one bad figure must not lose the report
             notes[head.path] = f"figure failed: {type(exc).__name__}: {exc}"
-            sys.stderr.write(f"luckbench report: figures for {head.path} failed:\n{traceback.format_exc()}")
+            sys.stderr.write(f"luckbench report: figures for {head.path} failed: {notes[head.path]}\n")
     return figures, notes, problems
 
 

@@ -152,6 +152,8 @@ def test_each_experiment_stores_a_described_result_judged_and_drawn(tmp_path, na
     assert row["verdict"] in ("holds", "fails", "inconclusive") and row["rule"] and row["measured"]
     assert JUDGE[name]([]) ["verdict"] == "not run"
     assert DRAW[name](ds) is not None
+    (png,) = beyond_figures.plot(ds, tmp_path / "figures")  # the report's path, without pyplot
+    assert png.stat().st_size > 0
     assert cli.main(["beyond", name, *TINY[name], "--out", str(out)]) == 2  # no --overwrite
     assert "--overwrite" in capsys.readouterr().err
 

@@ -161,26 +161,27 @@ def _summary(ds) -> str:
     return text
 
 
-DEMO_MODEL = "craft-vgg16-bn"
-
-
 def pretrained_demo_actions(results: Path, quick: bool) -> list:
-    """The demo's real-network step: audit ``DEMO_MODEL`` if its package is installed (``make demo``
-    installs it), else one line saying how to get it. ``--quick`` (the test suite) skips it."""
+    """The demo's real-network step: audit every network of the ``--model`` registry whose package is
+    installed (``make demo`` installs them all: three networks, the ledger's minimum of replicates),
+    one line for each that is missing saying how to get it. ``--quick`` (the test suite) skips it."""
     import importlib.metadata
 
-    from luckbench.empirical.pretrained import EXTRA_HINT, lookup
+    from luckbench.empirical.pretrained import EXTRA_HINT, REGISTRY
 
-    entry = lookup(DEMO_MODEL)
-    try:
-        importlib.metadata.distribution(entry.package)
-    except importlib.metadata.PackageNotFoundError:
-        why = f"{entry.source_package} is not installed (`{EXTRA_HINT}` brings it)"
-    else:
-        why = "--quick" if quick else None
-    if why is not None:
-        return [lambda: print(f"skipped the audit of {DEMO_MODEL}: {why}")]
-    return [["audit", "bn", "--model", DEMO_MODEL, "--overwrite", "--out", str(results / f"bn_audit_{DEMO_MODEL}.nc")]]
+    actions: list = []
+    for name, entry in REGISTRY.items():
+        try:
+            importlib.metadata.distribution(entry.package)
+        except importlib.metadata.PackageNotFoundError:
+            why = f"{entry.source_package} is not installed (`{EXTRA_HINT}` brings it)"
+        else:
+            why = "--quick" if quick else None
+        if why is not None:
+            actions.append(lambda name=name, why=why: print(f"skipped the audit of {name}: {why}"))
+        else:
+            actions.append(["audit", "bn", "--model", name, "--overwrite", "--out", str(results / f"bn_audit_{name}.nc")])
+    return actions
 
 
 def run_train_digits(args: argparse.Namespace) -> int:

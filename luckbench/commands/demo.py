@@ -22,8 +22,8 @@ into ``DIR/results/`` (its console output in ``DIR/logs/<step>.log``):
    (``luckbench beyond lottery|hessian|prune``; sizes in ``luckbench.commands.beyond.DEMO_SIZES``);
 7. ``bn-audit``     - train the small VGG-BN on the shipped digits (seeds 0-2), then audit each
    one's BN biases (``luckbench audit train-digits`` + ``luckbench audit bn``), and
-   ``bn-audit-pretrained``: the real CRAFT VGG16-BN that ``make demo`` installs (``luckbench audit bn
-   --model craft-vgg16-bn``);
+   ``bn-audit-pretrained``: the real networks that ``make demo`` installs (``luckbench audit bn
+   --model craft-vgg16-bn``, ``khmer-crnn``, ``ppocr-mobilenetv3-cls``);
 8. ``report``       - ``DIR/index.html``, ``DIR/index.md`` and ``DIR/ledger.json`` from everything above.
 
 Every empirical row the demo feeds gets :data:`SEEDS` (3) seeds, the ledger's minimum for a holds
