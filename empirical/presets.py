@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal, get_args
 
+from luckbench.config import flag_field as _f
 from luckbench.config import (NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Seed, Threads,
                               validate_fields)
 from luckbench.errors import InputError
@@ -28,10 +29,6 @@ Data = Literal["gaus", "digits", "cifar10"]
 BNPlacement = Literal["none", "before", "after"]
 Schedule = Literal["constant", "cosine", "step"]
 DATA, BN, SCHEDULES = get_args(Data), get_args(BNPlacement), get_args(Schedule)
-
-
-def _f(default, help_text):
-    return dataclasses.field(default=default, metadata={"help": help_text})
 
 
 @dataclasses.dataclass(frozen=True)

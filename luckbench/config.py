@@ -176,6 +176,11 @@ def seed_argument(parser: argparse.ArgumentParser, *flags: str, default: int | N
     parser.add_argument(*(flags or ("--seed",)), type=scalar_parser(field_rule(Seed)), default=default, **kwargs)
 
 
+def flag_field(default: Any, help_text: str, **metadata: Any) -> Any:
+    """A dataclass field that becomes a ``--flag`` with ``help_text`` (extra metadata kept beside it)."""
+    return dataclasses.field(default=default, metadata={"help": help_text, **metadata})
+
+
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -22,15 +22,12 @@ from luckbench.empirical import metrics, presets, train
 from luckbench.empirical.sgd import run_epoch
 from luckbench.empirical.train_data import RunData, build_networks, epoch_chunks, load_data
 from luckbench.config import NonNegativeInt, PositiveFloat, PositiveInt, Seed
+from luckbench.config import flag_field as _f
 from luckbench.errors import InputError
 from luckbench.theory.network import ReLUNet
 
 MAX_SEEDS = 1000
 MAX_PARAMS = 20_000_000  # student parameters; a larger network is refused before anything is allocated
-
-
-def _f(default, help_text, **extra):
-    return field(default=default, metadata={"help": help_text, **extra})
 
 
 @dataclass(frozen=True)
