@@ -88,7 +88,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``--max-memory GB`` and ``--max-work GFLOP`` to a command's parser."""
     group = parser.add_argument_group("resource limits")
     group.add_argument("--max-memory", type=_positive_finite, default=None, metavar="GB",
-                       help=f"refuse runs estimated to need more memory (default: {MEMORY_FRACTION:.0%} "
+                       # argparse %-formats help texts: the percent sign is doubled
+                       help=f"refuse runs estimated to need more memory (default: {MEMORY_FRACTION * 100:.0f}%% "
                             "of the memory available at start)")
     group.add_argument("--max-work", type=_positive_finite, default=None, metavar="GFLOP",
                        help=f"refuse runs estimated to need more work (default: {DEFAULT_MAX_WORK / 1e9:g} GFLOP)")

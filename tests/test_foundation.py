@@ -43,6 +43,20 @@ def test_cli_help_and_version(capsys):
     assert "usage" in capsys.readouterr().out.lower()
 
 
+HELP_COMMANDS = ["check", "sim thm4", "sim thm5", "sim overparam", "sim protocol42", "train", "audit bn",
+                 "audit train-digits", "report", "sweep", "demo", "beyond lottery", "beyond hessian",
+                 "beyond prune", "reproduce"]
+
+
+def test_every_subcommand_has_a_help_page():
+    """--help of every (sub)command prints and exits 0 (argparse %-formats each help text)."""
+    assert {c.split()[0] for c in HELP_COMMANDS} == set(cli.COMMANDS)
+    for command in HELP_COMMANDS:
+        out = subprocess.run([sys.executable, "-m", "luckbench.cli", *command.split(), "--help"],
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0 and "usage:" in out.stdout, (command, out.stderr[-300:])
+
+
 def test_cli_unknown_command_is_one_line_exit_2():
     proc = subprocess.run([sys.executable, "-m", "luckbench.cli", "frobnicate"], capture_output=True, text=True)
     assert proc.returncode == 2
