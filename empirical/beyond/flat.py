@@ -31,6 +31,7 @@ import torch
 import xarray as xr
 
 from luckbench.datasets import gaus
+from luckbench.config import flag_field
 from luckbench.empirical.beyond import hessian, nodes, runs, stored
 from luckbench.errors import InputError
 from luckbench.theory.network import NetSpec, ReLUNet
@@ -42,18 +43,18 @@ SETTINGS = ("thm5", "student")
 class HessianConfig(runs.StudentRun):
     """Flags of ``luckbench beyond hessian`` (the training flags apply to ``--setting student``)."""
 
-    setting: str = runs._f("thm5", "thm5: Theorem 5's two-layer dynamics; student: a trained student",
+    setting: str = flag_field("thm5", "thm5: Theorem 5's two-layer dynamics; student: a trained student",
                            choices=SETTINGS)
-    teacher: tuple[int, ...] = runs._f((10, 5, 4), "teacher widths: input, hidden..., outputs (thm5: D,M,C)")
-    width_mult: int = runs._f(4, "student hidden widths = width_mult x the teacher's (thm5: node_multi)")
-    iters: int = runs._f(4000, "thm5: discrete steps of the dynamics")
-    sim_lr: float = runs._f(0.05, "thm5: step eta of the dynamics")
-    alpha_w: float = runs._f(1.0, "thm5: closeness of the u-set's initial W to W* (v4 Sec. 4.2)")
-    alpha_v: float = runs._f(1.0, "thm5: closeness of the u-set's initial V to V*")
-    hessian_samples: int = runs._f(2048, "inputs on which the loss is taken")
-    top_k: int = runs._f(10, "eigenvalues found by Lanczos")
-    flat_tol: float = runs._f(1e-4, "flat: |lambda| <= flat_tol * max |lambda|")
-    dead_tol: float = runs._f(1e-2, "dead r-node: fan-out norm <= dead_tol * the largest in its layer")
+    teacher: tuple[int, ...] = flag_field((10, 5, 4), "teacher widths: input, hidden..., outputs (thm5: D,M,C)")
+    width_mult: int = flag_field(4, "student hidden widths = width_mult x the teacher's (thm5: node_multi)")
+    iters: int = flag_field(4000, "thm5: discrete steps of the dynamics")
+    sim_lr: float = flag_field(0.05, "thm5: step eta of the dynamics")
+    alpha_w: float = flag_field(1.0, "thm5: closeness of the u-set's initial W to W* (v4 Sec. 4.2)")
+    alpha_v: float = flag_field(1.0, "thm5: closeness of the u-set's initial V to V*")
+    hessian_samples: int = flag_field(2048, "inputs on which the loss is taken")
+    top_k: int = flag_field(10, "eigenvalues found by Lanczos")
+    flat_tol: float = flag_field(1e-4, "flat: |lambda| <= flat_tol * max |lambda|")
+    dead_tol: float = flag_field(1e-2, "dead r-node: fan-out norm <= dead_tol * the largest in its layer")
 
     def __post_init__(self):
         if self.setting not in SETTINGS:

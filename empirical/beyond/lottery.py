@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
+from luckbench.config import flag_field
 from luckbench.empirical.beyond import nodes, runs, stored
 from luckbench.errors import InputError
 
@@ -42,8 +43,8 @@ _RANDOM_STREAM = 15  # rng key of the random control's node draw
 class LotteryConfig(runs.StudentRun):
     """Flags of ``luckbench beyond lottery``."""
 
-    keep_mult: int = runs._f(1, "ticket size per layer = keep_mult x the teacher's width")
-    score: str = runs._f("magnitude", "final-weight score of a node: magnitude (||fan-in|| ||fan-out||), "
+    keep_mult: int = flag_field(1, "ticket size per layer = keep_mult x the teacher's width")
+    score: str = flag_field("magnitude", "final-weight score of a node: magnitude (||fan-in|| ||fan-out||), "
                                       "fan_out or fan_in", choices=tuple(nodes.NODE_SCORES))
 
     def __post_init__(self):

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
+from luckbench.config import flag_field
 from luckbench.empirical.beyond import nodes, runs, stored
 from luckbench.errors import InputError
 
@@ -32,9 +33,9 @@ _RANDOM_STREAM = 16
 class PruneConfig(runs.StudentRun):
     """Flags of ``luckbench beyond prune``."""
 
-    fractions: tuple[float, ...] = runs._f((0.0, 0.2, 0.4, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0),
+    fractions: tuple[float, ...] = flag_field((0.0, 0.2, 0.4, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0),
                                            "fractions of every hidden layer's nodes to remove, in [0, 1]")
-    random_draws: int = runs._f(5, "random node orders averaged for the random criterion")
+    random_draws: int = flag_field(5, "random node orders averaged for the random criterion")
 
     def __post_init__(self):
         super().__post_init__()

@@ -21,8 +21,7 @@ import torch
 from luckbench.empirical import metrics, presets, train
 from luckbench.empirical.sgd import run_epoch
 from luckbench.empirical.train_data import RunData, build_networks, epoch_chunks, load_data
-from luckbench.config import NonNegativeInt, PositiveFloat, PositiveInt, Seed
-from luckbench.config import flag_field as _f
+from luckbench.config import NonNegativeInt, PositiveFloat, PositiveInt, Seed, flag_field
 from luckbench.errors import InputError
 from luckbench.theory.network import ReLUNet
 
@@ -34,15 +33,15 @@ MAX_PARAMS = 20_000_000  # student parameters; a larger network is refused befor
 class StudentRun:
     """A teacher-student training run for N seeds (every field is a ``luckbench beyond`` flag)."""
 
-    teacher: tuple[PositiveInt, ...] = _f((20, 10, 15, 10), "teacher widths: input, hidden..., outputs")
-    width_mult: PositiveInt = _f(5, "student hidden widths = width_mult x the teacher's")
-    epochs: NonNegativeInt = _f(10, "training epochs")
-    steps_per_epoch: PositiveInt = _f(400, "SGD steps per epoch (GAUS stream)")
-    batch_size: PositiveInt = _f(64, "mini-batch size")
-    lr: PositiveFloat = _f(0.01, "learning rate (plain SGD on the MSE)")
-    valid_samples: PositiveInt = _f(4096, "validation samples for losses and correlations")
-    seeds: PositiveInt = _f(3, "number of seeds (seed, seed + 1, ...)")
-    seed: Seed = _f(0, "first seed")
+    teacher: tuple[PositiveInt, ...] = flag_field((20, 10, 15, 10), "teacher widths: input, hidden..., outputs")
+    width_mult: PositiveInt = flag_field(5, "student hidden widths = width_mult x the teacher's")
+    epochs: NonNegativeInt = flag_field(10, "training epochs")
+    steps_per_epoch: PositiveInt = flag_field(400, "SGD steps per epoch (GAUS stream)")
+    batch_size: PositiveInt = flag_field(64, "mini-batch size")
+    lr: PositiveFloat = flag_field(0.01, "learning rate (plain SGD on the MSE)")
+    valid_samples: PositiveInt = flag_field(4096, "validation samples for losses and correlations")
+    seeds: PositiveInt = flag_field(3, "number of seeds (seed, seed + 1, ...)")
+    seed: Seed = flag_field(0, "first seed")
 
     def __post_init__(self):
         check_seeds(self.seeds, self.seed)

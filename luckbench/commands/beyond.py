@@ -17,7 +17,8 @@ import argparse
 from pathlib import Path
 
 from luckbench import store
-from luckbench.config import add_dataclass_arguments, from_args
+from luckbench.commands import add_experiment_parsers
+from luckbench.config import from_args
 
 
 def _experiments() -> dict:
@@ -31,13 +32,7 @@ def _experiments() -> dict:
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="experiment", metavar="EXPERIMENT", required=True,
-                                parser_class=type(parser))
-    for name, (cls, _, help_text) in _experiments().items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        add_dataclass_arguments(p, cls)
-        p.add_argument("--out", required=True, metavar="FILE.nc", help="result file (netCDF)")
-        store.add_overwrite_argument(p)
+    add_experiment_parsers(parser, _experiments())
 
 
 def _summary(ds) -> str:

@@ -18,7 +18,8 @@ import argparse
 import dataclasses
 
 from luckbench import resources, store
-from luckbench.config import Workers, add_dataclass_arguments, field_rule, from_args, scalar_parser
+from luckbench.commands import add_experiment_parsers
+from luckbench.config import Workers, field_rule, from_args, scalar_parser
 from luckbench.estimates import SIM_NEEDS
 
 OPTIONAL_FLOATS = ("bias", "top_bias")
@@ -43,16 +44,10 @@ def _float_or_none(text: str):
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="experiment", metavar="EXPERIMENT", required=True,
-                                parser_class=type(parser))
-    for name, (cls, _, help_text) in _experiments().items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        add_dataclass_arguments(p, cls)
+    for name, p in add_experiment_parsers(parser, _experiments()).items():
         for action in p._actions:
             if action.dest in OPTIONAL_FLOATS:
                 action.type = _float_or_none
-        p.add_argument("--out", required=True, help="result file (.nc)")
-        store.add_overwrite_argument(p)
         resources.add_arguments(p)
         if name != "thm4":
             p.add_argument("--workers", type=scalar_parser(field_rule(Workers)), default=None,
