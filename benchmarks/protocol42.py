@@ -1,11 +1,13 @@
 """Benchmark: the v4 Sec. 4.2 grid (``luckbench sim protocol42``), seed-batched against the per-seed loop.
 
-Both integrate the same cells (node_multi, alpha pair) with the same seeds, teachers and mini-batches,
+All integrate the same cells (node_multi, alpha pair) with the same seeds, teachers and mini-batches,
 in this process (one core, single-threaded BLAS), one after the other: the batched form
-(``luckbench.sim.batched``: all seeds of a cell as one (S, n, D) state) and today's loop of one
-``thm5.simulate`` per seed. It checks that both give the same row norms (float precision), prints
-both times, the ratio, and the full protocol's time extrapolated from the measured per-iteration cost
-of each width (12 cells x 32 seeds x 20,000 iterations, the cells spread over ``--cores`` processes).
+(``luckbench.sim.batched``: all seeds of a cell as one (S, n, D) state) in float64 and in float32
+(``--dtype float32``), and the loop of one ``thm5.simulate`` per seed (float64). It checks that the
+float64 forms give the same row norms (float precision), prints the float32 form's largest departure
+from them, the times, the ratios, and the full protocol's time extrapolated from the measured
+per-iteration cost of each width (12 cells x 32 seeds x 20,000 iterations, the cells spread over
+``--cores`` processes).
 
 Goal: the full grid under 15 minutes on 2 cores. Defaults are reduced so that the run takes a few
 minutes (``--iters 200``); ``--iters 20000 --seeds 32`` is the full protocol's per-cell work.
@@ -13,6 +15,7 @@ minutes (``--iters 200``); ``--iters 20000 --seeds 32`` is the full protocol's p
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 
 import numpy as np
@@ -40,29 +43,29 @@ def main(argv: list[str] | None = None) -> int:
     cfg = protocol.ProtocolConfig(node_multis=multis, alpha_ws=(1.0,), alpha_vs=(1.0,), seeds=args.seeds,
                                   iters=args.iters, snapshot_every=max(1, args.iters // 10))
     print(f"protocol42 cells node_multi {multis}, pair (1, 1), {args.seeds} seeds, {args.iters} iterations, "
-          f"batch {cfg.batch}, one core")
-    full_batched = full_loop = full_cpu_b = full_cpu_l = 0.0
-    total_b = total_l = 0.0
+          f"batch {cfg.batch}, one core; wall seconds")
+    forms = ("batched", "batched float32", "per-seed loop")
+    measured = {form: [0.0, 0.0] for form in forms}  # wall, CPU seconds over the timed cells
+    cfg32 = dataclasses.replace(cfg, dtype="float32")
     for k in multis:
-        task = (cfg, k, 0)
-        batched, t_b, cpu_b = _timed(lambda: protocol.cell_row_norms(task, batched=True))
-        loop, t_l, cpu_l = _timed(lambda: protocol.cell_row_norms(task, batched=False))
-        diff = float(np.max(np.abs(batched - loop)))
-        print(f"  node_multi {k:3d} (n = {k * cfg.teacher[1]:4d}): batched {t_b:7.2f} s ({cpu_b:.2f} s cpu), "
-              f"per-seed loop {t_l:7.2f} s ({cpu_l:.2f} s cpu), ratio {t_l / t_b:5.2f}x, "
-              f"max |row-norm difference| {diff:.2e}")
-        scale = (FULL_ITERS / args.iters) * (FULL_SEEDS / args.seeds) * FULL_PAIRS
-        full_batched += t_b * scale
-        full_loop += t_l * scale
-        full_cpu_b += cpu_b * scale
-        full_cpu_l += cpu_l * scale
-        total_b, total_l = total_b + t_b, total_l + t_l
-    print(f"measured: batched {total_b:.2f} s, per-seed loop {total_l:.2f} s, ratio {total_l / total_b:.2f}x")
-    print(f"extrapolated full grid (12 cells x 32 seeds x 20,000 iterations) on {args.cores} cores, "
-          f"ideal cell spreading: batched {full_batched / args.cores / 60:.1f} min, "
-          f"per-seed loop {full_loop / args.cores / 60:.1f} min (goal: batched < 15 min); from the CPU seconds "
-          f"(less sensitive to other load): batched {full_cpu_b / args.cores / 60:.1f} min, "
-          f"per-seed loop {full_cpu_l / args.cores / 60:.1f} min")
+        runs = {"batched": lambda: protocol.cell_row_norms((cfg, k, 0), batched=True),
+                "batched float32": lambda: protocol.cell_row_norms((cfg32, k, 0), batched=True),
+                "per-seed loop": lambda: protocol.cell_row_norms((cfg, k, 0), batched=False)}
+        out, seconds = {}, {}
+        for form in forms:
+            out[form], seconds[form], cpu = _timed(runs[form])
+            measured[form][0] += seconds[form]
+            measured[form][1] += cpu
+        diff = float(np.max(np.abs(out["batched"] - out["per-seed loop"])))
+        diff32 = float(np.max(np.abs(out["batched float32"] - out["batched"])))
+        print(f"  node_multi {k:3d} (n = {k * cfg.teacher[1]:4d}): " + ", ".join(f"{f} {seconds[f]:6.2f} s" for f in forms)
+              + f"; max |row-norm difference| batched vs loop {diff:.2e}, float32 vs float64 {diff32:.2e}")
+    loop_wall = measured["per-seed loop"][0]
+    print("measured: " + ", ".join(f"{f} {measured[f][0]:.2f} s ({loop_wall / measured[f][0]:.2f}x)" for f in forms))
+    scale = (FULL_ITERS / args.iters) * (FULL_SEEDS / args.seeds) * FULL_PAIRS / args.cores / 60
+    print(f"extrapolated full grid (12 cells x 32 seeds x 20,000 iterations) on {args.cores} cores, ideal cell "
+          f"spreading, minutes from wall (CPU) seconds (goal: batched < 15 min): "
+          + ", ".join(f"{f} {measured[f][0] * scale:.1f} ({measured[f][1] * scale:.1f})" for f in forms))
     return 0
 
 

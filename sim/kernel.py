@@ -116,5 +116,5 @@ class SampleKernel:
 
 
 def augment(z: np.ndarray, bias: bool) -> np.ndarray:
-    """x~ = [z, 1] (bias coordinate last) or z."""
-    return np.concatenate([z, np.ones((len(z), 1))], axis=1) if bias else z
+    """x~ = [z, 1] (bias coordinate last) or z; leading axes of z batch."""
+    return np.concatenate([z, np.ones(z.shape[:-1] + (1,))], axis=-1) if bias else z

@@ -80,3 +80,46 @@ def test_mismatched_seeds_cannot_be_batched():
     b = thm5.problem(thm5.Thm5Config(teacher=(5, 3, 4), node_multi=3), np.random.default_rng(0))[0]
     with pytest.raises(Exception, match="same sizes"):
         batched.BatchedDynamics([a, b])
+
+
+@pytest.mark.parametrize("inputs", ["gaussian", "uniform", "laplace"])
+def test_minibatches_drawn_ahead_are_the_per_step_draws(monkeypatch, inputs):
+    from luckbench.datasets.samplers import SAMPLERS
+    from luckbench.sim import integrate
+
+    batch, dim, steps = 4, 3, 7
+    monkeypatch.setattr(batched, "DRAW_BLOCK_BYTES", 2 * 8 * 2 * batch * (dim + 1))  # blocks of 2 steps, last one short
+    ahead = batched.minibatch_kernels([np.random.default_rng([5, i]) for i in range(2)], batch, dim, True,
+                                      SAMPLERS[inputs], steps)
+    per_seed = [integrate.batch_kernels(np.random.default_rng([5, i]), batch, dim, True, SAMPLERS[inputs])
+                for i in range(2)]
+    for _ in range(steps):
+        np.testing.assert_array_equal(ahead().x, np.stack([k().x for k in per_seed]))
+    with pytest.raises(StopIteration):  # exactly `steps` mini-batches are drawn
+        ahead()
+
+
+def test_float32_iteration_stays_within_float32_rounding_of_float64():
+    kw = dict(teacher=(5, 3, 4), node_multi=2, seeds=SEEDS, constants_points=0, iters=30, batch=16,
+              snapshot_every=10, mode="code")
+    f64 = thm5.simulate_batched(thm5.Thm5Config(**kw), range(SEEDS))
+    f32 = thm5.simulate_batched(thm5.Thm5Config(dtype="float32", **kw), range(SEEDS))
+    assert all(t.w.dtype == np.float64 for _, t in f32)  # the diagnostics see float64 either way
+    diff = _max_diff(f32, f64)
+    assert 1e-9 < diff < 1e-4  # really computed in float32 (not float64), and only rounding apart
+
+
+@pytest.mark.parametrize("kw", [dict(t_end=1.0), dict(iters=10, batch=0), dict(iters=10, batch=8, gradient="exact")])
+def test_float32_is_refused_outside_the_minibatch_iteration(kw):
+    from luckbench.errors import InputError
+
+    with pytest.raises(InputError, match="--dtype float32"):
+        thm5.Thm5Config(teacher=(5, 3, 4), dtype="float32", **kw)
+
+
+def test_per_seed_integration_refuses_float32():
+    from luckbench.errors import InputError
+
+    cfg = thm5.Thm5Config(teacher=(5, 3, 4), iters=10, batch=8, dtype="float32")
+    with pytest.raises(InputError, match="float64 only"):
+        thm5.simulate(cfg, 0)
