@@ -11,6 +11,9 @@ exits 0 (so ``make bench`` passes on CPU-only machines).
 3. ``agree``: the same networks and the same CPU-drawn inputs trained for a few steps on the CPU
    and on the GPU; rho-bar per layer (before and after) within ``RHO_TOL`` and the validation loss
    within ``LOSS_RTOL`` (relative). The GPU uses torch's defaults, TF32 convolutions included.
+4. ``sim``: v4 Sec. 4.2 cells (``sim protocol42 --device cuda``, 32 seeds, ``SIM_ITERS`` iterations)
+   timed on the GPU in float64 and float32, the widest against the CPU (numpy) run of the same cell:
+   row norms within ``SIM_TOL``, and the full grid's time extrapolated from the GPU's per-iteration cost.
 """
 from __future__ import annotations
 
@@ -22,13 +25,17 @@ import time
 
 import torch
 
+import numpy as np
+
 from luckbench.datasets import gaus
 from luckbench.empirical import metrics, presets, sgd, train, train_data
+from luckbench.sim import protocol
 
 RHO_TOL = 5e-3
 LOSS_RTOL = 2e-2
 # steps and validation samples of the CPU/GPU agreement runs (the CPU side must stay short)
 AGREE = {"paper-fc": (200, 2048), "paper-cnn": (4, 256)}
+SIM_ITERS, SIM_TOL = 1000, 1e-9  # iterations per timed protocol42 cell; CPU/GPU row-norm agreement (float64)
 
 
 def _cfg(name: str, **changes) -> presets.TrainConfig:
@@ -103,6 +110,33 @@ def check_agreement(name: str, device: str = "cuda", steps: int | None = None, n
     return ok
 
 
+def check_sim(device: str = "cuda", iters: int = SIM_ITERS, seeds: int = 32) -> bool:
+    """protocol42 cells on ``device`` (float64, float32) against the CPU run of the widest cell."""
+    base = protocol.ProtocolConfig(alpha_ws=(1.0,), alpha_vs=(1.0,), seeds=seeds, iters=iters,
+                                   snapshot_every=max(1, iters // 10))
+    per_iteration = 0.0  # seconds of one iteration of all seeds, summed over the widths
+    for k in base.node_multis:
+        for dtype in ("float64", "float32"):
+            cfg = dataclasses.replace(base, device=device, dtype=dtype)
+            t0 = time.perf_counter()
+            norms = protocol.cell_row_norms((cfg, k, 0))
+            secs = time.perf_counter() - t0
+            per_iteration += secs / iters if dtype == "float64" else 0.0
+            print(f"sim   node_multi {k:3d} {dtype} on {device}: {secs:.2f} s for {iters} iterations x {seeds} seeds",
+                  flush=True)
+    t0 = time.perf_counter()
+    cpu = protocol.cell_row_norms((base, k, 0))
+    cpu_secs = time.perf_counter() - t0
+    cfg = dataclasses.replace(base, device=device)
+    diff = float(np.max(np.abs(protocol.cell_row_norms((cfg, k, 0)) - cpu)))
+    ok = diff <= SIM_TOL
+    grid = per_iteration * 20000 * 4 * 32 / seeds / 60
+    print(f"sim   {'ok  ' if ok else 'FAIL'} node_multi {k} float64: max |row norm cpu - {device}| {diff:.2e} (tol "
+          f"{SIM_TOL:g}); CPU (numpy, {torch.get_num_threads()} threads) {cpu_secs:.2f} s; full grid extrapolated on "
+          f"one {device} device, cells one after another: {grid:.1f} min", flush=True)
+    return ok
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-timing", action="store_true", help="skip the two full-epoch timings")
@@ -120,6 +154,7 @@ def main() -> int:
             print(f"      {name:10s} whole call incl. set-up {time.perf_counter() - t0:.1f} s", flush=True)
     for name in ("paper-fc", "paper-cnn"):
         ok &= check_agreement(name)
+    ok &= check_sim()
     print("GPU check: " + ("all agree" if ok else "DISAGREEMENT (see FAIL lines)"))
     return 0 if ok else 1
 

@@ -38,9 +38,34 @@ from luckbench.theory.geometry import project_rows
 from luckbench.sim.kernel import GaussianKernel, SampleKernel, augment
 from luckbench.theory import kernels
 
-CHUNK_BYTES = 3e5  # seeds per batched product: as many as keep one (chunk, n, n) array in cache
+CHUNK_BYTES = 4e6  # seeds per batched product: as many as keep one (chunk, n, n) array in the 4 MiB L2
 DRAW_BLOCK_BYTES = 4e6  # mini-batches drawn ahead, all seeds together
 _EXACT_FLOAT32_COUNT = 2 ** 24  # float32 sums of 0/1 products are exact integers up to this sample size
+
+
+def as_array(a, dtype, device: str | None):
+    """``a`` as a numpy array of ``dtype`` (``device`` None), or as a torch tensor on ``device``."""
+    a = np.asarray(a, dtype=dtype)
+    if device is None:
+        return a
+    import torch
+
+    return torch.as_tensor(a, device=device)
+
+
+def namespace(a):
+    """The array API namespace of ``a``: numpy itself for numpy arrays (compliant since 2.1, and without the
+    wrappers' overhead, which costs ~10 % of a step), ``array_api_compat``'s torch namespace for tensors."""
+    if isinstance(a, np.ndarray):
+        return np
+    from array_api_compat import array_namespace
+
+    return array_namespace(a)
+
+
+def to_host(a) -> np.ndarray:
+    """A numpy array of ``a`` (a torch tensor is copied off its device)."""
+    return a if isinstance(a, np.ndarray) else a.cpu().numpy()
 
 
 class BatchedGaussianKernel:
@@ -93,17 +118,19 @@ class BatchedGaussianKernel:
 class BatchedSampleKernel:
     """Moments over a stacked augmented sample ``x`` (S, N, D): E[.] -> mean over each seed's rows."""
 
-    def __init__(self, x: np.ndarray, dtype=np.float64):
-        self.x = np.asarray(x, dtype=dtype)
-        if self.x.ndim != 3:
-            raise InputError(f"batched sample: expected (seeds, samples, dim), got shape {self.x.shape}")
+    def __init__(self, x):
+        """``x``: a float array (numpy, or a torch tensor on the device the dynamics run on; see :func:`as_array`)."""
+        if x.ndim != 3:
+            raise InputError(f"batched sample: expected (seeds, samples, dim), got shape {tuple(x.shape)}")
+        self.x = x
+        self.xp = namespace(x)
 
     def l0(self) -> np.ndarray:
         return self.x.mT @ self.x / self.x.shape[1]
 
     def part(self, seeds: slice) -> "BatchedSampleKernel":
         """The kernel of a subset of the seeds (their samples)."""
-        return BatchedSampleKernel(self.x[seeds], self.x.dtype)
+        return BatchedSampleKernel(self.x[seeds])
 
     def d_moments(self, w: np.ndarray, w_star: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         """(G^T G, G^T G*, 1 / N): the gate co-activation counts (D = counts / N)."""
@@ -112,9 +139,9 @@ class BatchedSampleKernel:
     def _moments(self, u: np.ndarray, u_star: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         """Gate counts from the pre-activations U = X~ W^T (S, N, n), kept unscaled so that the caller folds
         1 / N into a smaller product (the n x n arrays dominate a step's memory traffic)."""
-        n_samples = self.x.shape[1]
-        dtype = np.float32 if n_samples <= _EXACT_FLOAT32_COUNT else np.float64
-        g, g_star = (u > 0).astype(dtype), (u_star > 0).astype(dtype)
+        xp, n_samples = self.xp, self.x.shape[1]
+        dtype = xp.float32 if n_samples <= _EXACT_FLOAT32_COUNT else xp.float64
+        g, g_star = xp.astype(u > 0, dtype), xp.astype(u_star > 0, dtype)
         gt = g.mT
         return gt @ g, gt @ g_star, 1.0 / n_samples
 
@@ -122,15 +149,16 @@ class BatchedSampleKernel:
         """(G^T G, G^T G*, 1 / N, L* V* - L V) from one pre-activation product per weight set. The V residual is
         F~^T (F~* V* - F~ V) / N without forming L; with ``top_bias`` F~ = [F, 1] (the constant hidden unit,
         i.e. the extended Grams), whose column is applied as a sum instead of being stored."""
+        xp = self.xp
         u, u_star = self.x @ w.mT, self.x @ w_star.mT
         d, d_star, scale = self._moments(u, u_star)
-        f, f_star = np.maximum(u, 0.0, out=u), np.maximum(u_star, 0.0, out=u_star)  # the gates are taken
+        f, f_star = xp.clip(u, min=0.0), xp.clip(u_star, min=0.0)
         n, m = f.shape[2], f_star.shape[2]
         r = f_star @ v_star[:, :m] - f @ v[:, :n]  # (S, N, C): the output residual y* - y per sample
         if not top_bias:
             return d, d_star, scale, f.mT @ r / self.x.shape[1]
         r += (v_star[:, m] - v[:, n])[:, None, :]
-        return d, d_star, scale, np.concatenate([f.mT @ r, r.sum(axis=1, keepdims=True)], axis=1) / self.x.shape[1]
+        return d, d_star, scale, xp.concat([f.mT @ r, xp.sum(r, axis=1, keepdims=True)], axis=1) / self.x.shape[1]
 
     def gram(self, w: np.ndarray, top_bias: bool) -> np.ndarray:
         """L = F~^T F~ / N (S, n [+1], n [+1]) for the Jacobian's V block."""
@@ -152,9 +180,13 @@ class BatchedDynamics:
 
     The interface of :class:`luckbench.sim.dynamics.Dynamics` that ``integrate.solve`` and
     ``integrate.iterate`` use: ``velocity``, ``rhs``, ``pack``/``unpack``, ``jacobian_blocks``.
+
+    ``device`` (a torch device name) evaluates :meth:`velocity` there, with torch tensors, for sample kernels
+    (the mini-batch iteration): the state stays a numpy array on the host, and per step W and V travel to the
+    device and their velocities back; None (default) computes with numpy on the host.
     """
 
-    def __init__(self, dyns: Sequence[Dynamics], dtype=np.float64):
+    def __init__(self, dyns: Sequence[Dynamics], dtype=np.float64, device: str | None = None):
         dyns = list(dyns)
         first = dyns[0]
         for d in dyns:
@@ -167,12 +199,12 @@ class BatchedDynamics:
         self.seeds = len(dyns)
         self.n, self.mode, self.top_bias, self.dim = first.n, first.mode, first.top_bias, first.dim
         self.v_rows = first.v_rows
-        self.dtype = np.dtype(dtype)
-        self.w_star = np.stack([d.w_star for d in dyns]).astype(self.dtype)
-        self.v_star = np.stack([d.v_star for d in dyns]).astype(self.dtype)
+        self.dtype, self.device = np.dtype(dtype), device
+        self.w_star = as_array(np.stack([d.w_star for d in dyns]), self.dtype, device)
+        self.v_star = as_array(np.stack([d.v_star for d in dyns]), self.dtype, device)
         self.v_fixed = None
         if isinstance(first.kernel, SampleKernel):
-            self.kernel = BatchedSampleKernel(np.stack([d.kernel.x for d in dyns]), self.dtype)
+            self.kernel = BatchedSampleKernel(as_array(np.stack([d.kernel.x for d in dyns]), self.dtype, device))
         else:
             self.kernel = batched_kernel(first.kernel)
 
@@ -188,22 +220,25 @@ class BatchedDynamics:
     def velocity(self, w: np.ndarray, v: np.ndarray, kernel=None, *, project: bool = True):
         """(dW/dt, dV/dt) of every seed: P_W[(H* W* - H W) L0] and L* V* - L V (projected in ``code``).
 
-        Evaluated in groups of seeds whose (chunk, n, n) float64 intermediates fit CHUNK_BYTES, so they stay
-        in cache (measured under load, 32 seeds, CPU ms per step: n = 100, 3 seeds per group 6.0 against 11.3
-        for all 32; n = 200, 1-3 seeds 13.6-14.5 against 28; small n keeps ~20 seeds per group, where the
-        per-call overhead dominates)."""
+        Evaluated on the host in groups of seeds whose (chunk, n, n) intermediates fit CHUNK_BYTES (measured on
+        2 cores, protocol42 cells, 32 seeds, CPU s per 200 steps for n = 40/100/200: 0.43/1.12/2.66 with 4e6 bytes
+        against 0.55/1.17/2.89 with 3e5, where n = 200 had one seed per group); on a device, all seeds at once."""
         kernel = self.kernel if kernel is None else kernel
-        dw, dv = np.empty_like(w), np.empty_like(v)
-        chunk = max(1, int(CHUNK_BYTES // (self.dtype.itemsize * self.n ** 2)))
+        if self.device and not isinstance(kernel, BatchedSampleKernel):
+            raise InputError("batched dynamics on a device: sample kernels only (the closed forms compute in numpy)")
+        xp = namespace(self.w_star)
+        w, v = as_array(w, self.dtype, self.device), as_array(v, self.dtype, self.device)
+        dw, dv = xp.empty_like(w), xp.empty_like(v)
+        chunk = self.seeds if self.device else max(1, int(CHUNK_BYTES // (self.dtype.itemsize * self.n ** 2)))
         for lo in range(0, self.seeds, chunk):
             part = slice(lo, lo + chunk)
             dw[part], dv[part] = self._velocity(w[part], v[part], kernel.part(part), self.w_star[part],
                                                 self.v_star[part], project)
-        return dw, dv
+        return to_host(dw), to_host(dv)
 
     def _velocity(self, w, v, kernel, w_star, v_star, project: bool):
         m = w_star.shape[1]
-        vr = np.ascontiguousarray(v[:, :self.n])  # BLAS needs contiguous stacks (2x slower otherwise)
+        vr = namespace(v).asarray(v[:, :self.n], copy=True)  # BLAS needs contiguous stacks (2x slower otherwise)
         d, d_star, scale, dv = kernel.terms(w, w_star, v, v_star, self.top_bias)
         h = vr @ vr.mT
         h *= d  # in place: H = (V V^T) o D, the largest array of the step
@@ -248,9 +283,10 @@ class BatchedDynamics:
 
 
 def minibatch_kernels(rngs: Sequence[np.random.Generator], batch: int, dim: int, bias: bool,
-                      sampler: Callable, steps: int, dtype=np.float64) -> Callable[[], BatchedSampleKernel]:
+                      sampler: Callable, steps: int, dtype=np.float64,
+                      device: str | None = None) -> Callable[[], BatchedSampleKernel]:
     """Per step, one mini-batch per seed drawn from that seed's generator (as the per-seed run draws it, in
-    float64, then rounded to ``dtype``), for ``steps`` steps. The draws are made ``DRAW_BLOCK_BYTES`` at a time: one (k * batch, dim) draw is the same
+    float64, then rounded to ``dtype`` and moved to ``device``, see :func:`as_array`), for ``steps`` steps. The draws are made ``DRAW_BLOCK_BYTES`` at a time: one (k * batch, dim) draw is the same
     stream as k successive (batch, dim) draws, since every sampler fills its array value by value in C order
     (tested), and it saves the per-call overhead that otherwise costs a fifth of a narrow cell's time."""
     if batch < 1:
@@ -262,6 +298,6 @@ def minibatch_kernels(rngs: Sequence[np.random.Generator], batch: int, dim: int,
         for start in range(0, steps, block):
             k = min(block, steps - start)
             z = np.stack([draw(k * batch, rng).reshape(k, batch, dim) for rng in rngs], axis=1)
-            yield from (BatchedSampleKernel(x, dtype) for x in augment(z, bias))
+            yield from map(BatchedSampleKernel, as_array(augment(z, bias), dtype, device))
 
     return kernels().__next__

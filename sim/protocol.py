@@ -52,6 +52,7 @@ class ProtocolConfig:
     top_bias: float | None = field(default=-0.1, metadata={"help": "top-layer teacher bias"})
     dtype: thm5.Dtype = field(default="float64", metadata={"help": "float type of the iteration (float32: the "
                                                                    "authors' precision, about 1.5x faster)"})
+    device: thm5.Device = field(default="cpu", metadata={"help": "where the iteration computes (cuda: a torch GPU)"})
 
     def __post_init__(self):
         if len(self.alpha_ws) != len(self.alpha_vs) or not self.alpha_ws:
@@ -67,7 +68,8 @@ class ProtocolConfig:
         return thm5.Thm5Config(teacher=self.teacher, node_multi=node_multi, alpha_w=self.alpha_ws[pair],
                                alpha_v=self.alpha_vs[pair], seeds=self.seeds, seed=self.seed, iters=self.iters,
                                lr=self.lr, batch=self.batch, snapshot_every=self.snapshot_every, mode=self.mode,
-                               bias=self.bias, top_bias=self.top_bias, constants_points=0, dtype=self.dtype)
+                               bias=self.bias, top_bias=self.top_bias, constants_points=0, dtype=self.dtype,
+                               device=self.device)
 
 
 def cell_row_norms(task: tuple[ProtocolConfig, int, int], batched: bool = True) -> np.ndarray:

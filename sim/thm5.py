@@ -55,6 +55,7 @@ from luckbench.sim.teachers import Scheme, perturbed_students, teacher, top_teac
 
 Mode = Literal["paper", "code"]  # paper: V unprojected; code: V's columns projected (the authors' code)
 Dtype = Literal["float64", "float32"]
+Device = Literal["cpu", "cuda"]
 CONSTANT_NAMES = ("gamma", "d_bar", "lambda_bar", "feasible")
 
 
@@ -92,6 +93,8 @@ class Thm5Config:
                                                                     "instead of the Gaussian closed forms (needed for non-Gaussian inputs)"})
     dtype: Dtype = field(default="float64", metadata={"help": "float type of the mini-batch iteration (float32: the "
                                                               "authors' precision, about 1.5x faster for wide students)"})
+    device: Device = field(default="cpu", metadata={"help": "where the seed-batched mini-batch iteration computes "
+                                                            "(cuda: a torch GPU; the state stays on the host)"})
 
     def __post_init__(self):
         validate_fields(self)
@@ -101,9 +104,18 @@ class Thm5Config:
             raise InputError("--iters/--t-end: give one of them, not both")
         if self.t_end is not None and self.batch:
             raise InputError("--batch: mini-batch estimates apply to the discrete iteration (--iters), not --t-end")
-        if self.dtype != "float64" and not (self.batch and self.t_end is None and self.gradient == "factorised"):
+        minibatch = bool(self.batch) and self.t_end is None and self.gradient == "factorised"
+        if self.dtype != "float64" and not minibatch:
             raise InputError(f"--dtype {self.dtype}: only the seed-batched mini-batch iteration (--batch > 0, "
                              "factorised gradient) runs in float32; the flows and closed forms stay float64")
+        if self.device != "cpu":
+            if not minibatch:
+                raise InputError(f"--device {self.device}: only the seed-batched mini-batch iteration (--batch > 0, "
+                                 "factorised gradient) runs on a GPU; the flows and closed forms run on the CPU")
+            import torch
+
+            if not torch.cuda.is_available():
+                raise InputError(f"--device {self.device}: no CUDA device here (torch.cuda.is_available() is False)")
         if self.inputs != "gaussian" and self.mc_samples == 0:
             raise InputError(f"--mc-samples: non-Gaussian --inputs need a positive Monte Carlo sample size, "
                              f"got {self.mc_samples}")
@@ -191,9 +203,9 @@ def observe(cfg: Thm5Config, dyn: Dynamics, traj: integrate.Trajectory) -> dict[
 
 def simulate(cfg: Thm5Config, index: int) -> tuple[Dynamics, integrate.Trajectory]:
     """Seed ``index``: the dynamics (teacher included) and its trajectory; rng seeded by (seed, index). In
-    float64 only (``dtype`` float32 is a property of the seed-batched iteration, :func:`simulate_batched`)."""
-    if cfg.dtype != "float64":
-        raise InputError(f"--dtype {cfg.dtype}: the per-seed integration runs in float64 only")
+    float64 on the CPU only (``dtype`` and ``device`` belong to the seed-batched iteration, :func:`simulate_batched`)."""
+    if (cfg.dtype, cfg.device) != ("float64", "cpu"):
+        raise InputError(f"--dtype {cfg.dtype} --device {cfg.device}: the per-seed integration runs in float64 on the CPU only")
     rng = np.random.default_rng([cfg.seed, index])
     dyn, w0, v0 = problem(cfg, rng)
     return dyn, trajectory(cfg, dyn, w0, v0, rng)
@@ -209,14 +221,15 @@ def simulate_batched(cfg: Thm5Config, indices) -> list[tuple[Dynamics, integrate
     teachers, initial states and mini-batches as :func:`simulate` for each index, one trajectory per seed."""
     rngs = [np.random.default_rng([cfg.seed, i]) for i in indices]
     dyns, w0s, v0s = zip(*(problem(cfg, rng) for rng in rngs))
-    bdyn = batched.BatchedDynamics(dyns, cfg.dtype)
+    device = None if cfg.device == "cpu" else cfg.device  # numpy on the CPU, torch elsewhere
+    bdyn = batched.BatchedDynamics(dyns, cfg.dtype, device)
     w0, v0 = np.stack(w0s), np.stack(v0s)
     if cfg.t_end is not None:
         traj = integrate.solve(bdyn, w0, v0, np.linspace(0.0, cfg.t_end, cfg.n_times), method=cfg.method,
                                rtol=cfg.rtol, atol=cfg.atol)
     else:
         kernels = (batched.minibatch_kernels(rngs, cfg.batch, cfg.teacher[0], cfg.bias is not None,
-                                             SAMPLERS[cfg.inputs], cfg.steps, cfg.dtype) if cfg.batch else None)
+                                             SAMPLERS[cfg.inputs], cfg.steps, cfg.dtype, device) if cfg.batch else None)
         traj = integrate.iterate(bdyn, w0, v0, eta=cfg.lr, iters=cfg.steps, snapshot_every=cfg.snapshot_every,
                                  renormalise=cfg.renormalise, project=not cfg.batch, kernels=kernels, dtype=cfg.dtype)
     w, v = traj.w.astype(float), traj.v.astype(float)  # the diagnostics and the stored results are float64

@@ -121,5 +121,55 @@ def test_per_seed_integration_refuses_float32():
     from luckbench.errors import InputError
 
     cfg = thm5.Thm5Config(teacher=(5, 3, 4), iters=10, batch=8, dtype="float32")
-    with pytest.raises(InputError, match="float64 only"):
+    with pytest.raises(InputError, match="float64 on the CPU only"):
         thm5.simulate(cfg, 0)
+
+
+def _minibatch_run(cfg, device):
+    """The seed-batched mini-batch iteration of ``cfg`` with its velocities evaluated by torch on ``device``
+    (None: numpy), built from the module's parts as :func:`thm5.simulate_batched` builds it."""
+    from luckbench.datasets.samplers import gaussian_sampler
+    from luckbench.sim import integrate
+
+    rngs = [np.random.default_rng([cfg.seed, i]) for i in range(cfg.seeds)]
+    dyns, w0s, v0s = zip(*(thm5.problem(cfg, rng) for rng in rngs))
+    bdyn = batched.BatchedDynamics(dyns, cfg.dtype, device)
+    kernels = batched.minibatch_kernels(rngs, cfg.batch, cfg.teacher[0], True, gaussian_sampler, cfg.steps,
+                                        cfg.dtype, device)
+    return integrate.iterate(bdyn, np.stack(w0s), np.stack(v0s), eta=cfg.lr, iters=cfg.steps, snapshot_every=10,
+                             project=False, kernels=kernels, dtype=cfg.dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_torch_evaluation_of_the_minibatch_iteration_matches_numpy(dtype):
+    # the code path of --device cuda, run by torch on the CPU (the GPU check compares it on a GPU)
+    cfg = thm5.Thm5Config(teacher=(5, 3, 4), node_multi=2, seeds=SEEDS, iters=30, batch=16, snapshot_every=10,
+                          mode="code", constants_points=0, dtype=dtype)
+    with_numpy, with_torch = _minibatch_run(cfg, None), _minibatch_run(cfg, "cpu")
+    assert with_torch.w.dtype == np.dtype(dtype)
+    tol = 1e-12 if dtype == "float64" else 1e-4
+    np.testing.assert_allclose(with_torch.w, with_numpy.w, rtol=0, atol=tol)
+    np.testing.assert_allclose(with_torch.v, with_numpy.v, rtol=0, atol=tol)
+    assert np.abs(with_numpy.v[-1] - with_numpy.v[0]).max() > 1e-2  # the run moved: the agreement is not trivial
+
+
+def test_torch_evaluation_of_a_fixed_sample_kernel_matches_numpy():
+    cfg = thm5.Thm5Config(teacher=(5, 3, 4), node_multi=2, inputs="laplace", mc_samples=50)
+    problems = [thm5.problem(cfg, np.random.default_rng([1, i])) for i in range(SEEDS)]
+    w, v = np.stack([p[1] for p in problems]), np.stack([p[2] for p in problems])
+    dyns = [p[0] for p in problems]
+    for a, b in zip(batched.BatchedDynamics(dyns).velocity(w, v, project=False),
+                    batched.BatchedDynamics(dyns, device="cpu").velocity(w, v, project=False)):
+        assert isinstance(b, np.ndarray)  # handed back to the host
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-14)
+
+
+def test_device_cuda_is_refused_without_a_gpu_or_outside_the_minibatch_iteration(monkeypatch):
+    from luckbench.errors import InputError
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(InputError, match="no CUDA device here"):
+        thm5.Thm5Config(teacher=(5, 3, 4), iters=10, batch=8, device="cuda")
+    with pytest.raises(InputError, match="--device cuda: only the seed-batched"):
+        thm5.Thm5Config(teacher=(5, 3, 4), t_end=1.0, device="cuda")

@@ -139,6 +139,9 @@ def test_gpu_check_skips_without_cuda_and_its_agreement_check_runs(capsys, monke
     assert gpu_check.check_agreement("smoke", device="cpu", steps=5, n_valid=128)
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and all("ok" in line and "rel 0.0e+00" in line for line in lines)
+    assert gpu_check.check_sim(device="cpu", iters=4, seeds=2)  # the sim timing and agreement lines, CPU vs CPU
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 7 and "ok" in lines[-1] and "0.00e+00" in lines[-1]
 
 
 def test_cuda_without_a_gpu_is_one_line(tmp_path, capsys, monkeypatch):
