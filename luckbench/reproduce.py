@@ -36,9 +36,12 @@ STEP_FLOOR_SECONDS = 3e-4
 # Conv steps from their FLOPs at the FC step's throughput: 6 x 2.5 M parameters x 64 samples per
 # 14 ms, about 69 GFLOP/s on 2 cores.
 CPU_FLOPS = 69e9
-# Seed-batched Thm 5 mini-batch step (benchmarks/protocol42.py, 32 seeds, CPU seconds, machine under
-# load): per seed and iteration a + b n^2 (n = 40: 4.9 ms, n = 200: 16.6 ms per 32-seed step).
-SIM_STEP_A, SIM_STEP_B = 1.35e-4, 9.6e-9
+# Seed-batched Thm 5 mini-batch step, per seed and iteration a + b n^2: fitted to the full protocol42
+# grid in float64 on a quiet 2-core machine (2026-12-01: 1,704 CPU s in all; cells of n = 40 / 100 /
+# 200 took about 50 / 115 / 265-413 s).
+SIM_STEP_A, SIM_STEP_B = 6e-5, 1.0e-8
+# --dtype float32 against float64: CPU seconds of the full protocol42 grid on 2 cores, 1,112 s vs 1,704 s
+SIM_FLOAT32_FACTOR = 0.65
 OTHER_RUN_SECONDS = 2.0  # any other command: a nominal per-run cost (the Thm 4 sims take ~1-2 s)
 START_SECONDS = 3.0  # Python + torch start-up of each run's subprocess
 
@@ -142,7 +145,8 @@ def _protocol_seconds(params: dict) -> float:
     iters = int(params.get("iters", defaults.iters))
     pairs = len(params.get("alpha-ws", defaults.alpha_ws))
     m = defaults.teacher[1]
-    return sum(pairs * seeds * iters * (SIM_STEP_A + SIM_STEP_B * (int(k) * m) ** 2) for k in multis)
+    factor = SIM_FLOAT32_FACTOR if params.get("dtype", defaults.dtype) == "float32" else 1.0
+    return factor * sum(pairs * seeds * iters * (SIM_STEP_A + SIM_STEP_B * (int(k) * m) ** 2) for k in multis)
 
 
 def run_seconds(command: str, params: dict) -> float:

@@ -85,7 +85,9 @@ def cell_row_norms(task: tuple[ProtocolConfig, int, int], batched: bool = True) 
 
 def run(cfg: ProtocolConfig, workers: int | None = None, progress: bool = True) -> xr.Dataset:
     """All (node_multi, pair) cells, each with its seeds batched, on ``workers`` processes (default:
-    all cores); the widest cells start first so that the pool ends together. Progress on stderr."""
+    all cores; one process with ``device`` cuda, since a forked worker cannot use CUDA once the parent has
+    asked for it); the widest cells start first so that the pool ends together. Progress on stderr."""
+    workers = 1 if cfg.device != "cpu" else workers
     pairs = range(len(cfg.alpha_ws))
     cells = sorted(itertools.product(range(len(cfg.node_multis)), pairs), key=lambda c: -cfg.node_multis[c[0]])
     tasks = [(cfg, cfg.node_multis[k], p) for k, p in cells]

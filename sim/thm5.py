@@ -254,6 +254,7 @@ def run(cfg: Thm5Config, workers: int | None = 1) -> xr.Dataset:
     batched integration. The discrete iteration splits the seeds into one group per worker process
     (a seed's result does not depend on its group); the flow integrates all seeds as one state, since
     its shared step size makes the result depend on the grouping (within the solver tolerance)."""
+    workers = 1 if cfg.device != "cpu" else workers  # forked workers cannot use CUDA once the parent asked for it
     n_groups = 1 if cfg.t_end is not None else min(cfg.seeds, max(1, workers or default_workers()))
     groups = np.array_split(np.arange(cfg.seeds), n_groups)
     results = [r for group in map_tasks(partial(run_seeds, cfg), groups, workers) for r in group]

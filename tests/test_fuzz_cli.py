@@ -90,6 +90,9 @@ CASES = [
     C("overparam-node-multis", "sim overparam --node-multis 0 --out {tmp}/x.nc", "--node-multis"),
     C("overparam-huge", "sim overparam --node-multis 1,100000 --out {tmp}/x.nc", "memory"),
     C("protocol-seeds", "sim protocol42 --seeds 1000000000 --out {tmp}/x.nc", "--seeds"),
+    C("protocol-dtype", "sim protocol42 --dtype float16 --out {tmp}/x.nc", "--dtype"),
+    C("thm5-dtype-flow", "sim thm5 --dtype float32 --t-end 1 --out {tmp}/x.nc", "--dtype"),
+    C("thm5-device-flow", "sim thm5 --device cuda --t-end 1 --out {tmp}/x.nc", "--device"),
     # --- check
     C("check-wide", "check --teacher 20,5000,4", "--teacher", isolate=True),
     C("check-deep", "check --teacher 20," + "10," * 500 + "4", "--teacher"),
