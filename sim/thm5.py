@@ -92,7 +92,7 @@ class Thm5Config:
     mc_samples: NonNegativeInt = field(default=0, metadata={"help": "expectations over a fixed Monte Carlo sample of this size "
                                                                     "instead of the Gaussian closed forms (needed for non-Gaussian inputs)"})
     dtype: Dtype = field(default="float64", metadata={"help": "float type of the mini-batch iteration (float32: the "
-                                                              "authors' precision, about 1.5x faster for wide students)"})
+                                                              "authors' precision, about 1.5x faster)"})
     device: Device = field(default="cpu", metadata={"help": "where the seed-batched mini-batch iteration computes "
                                                             "(cuda: a torch GPU; the state stays on the host)"})
 
