@@ -55,7 +55,8 @@ def as_array(a, dtype, device: str | None):
 
 def namespace(a):
     """The array API namespace of ``a``: numpy itself for numpy arrays (compliant since 2.1, and without the
-    wrappers' overhead, which costs ~10 % of a step), ``array_api_compat``'s torch namespace for tensors."""
+    wrappers' per-call overhead: clip 18.6 against 6.9 us on a step's (1, 64, 200) array), ``array_api_compat``'s
+    torch namespace for tensors."""
     if isinstance(a, np.ndarray):
         return np
     from array_api_compat import array_namespace
@@ -286,9 +287,10 @@ def minibatch_kernels(rngs: Sequence[np.random.Generator], batch: int, dim: int,
                       sampler: Callable, steps: int, dtype=np.float64,
                       device: str | None = None) -> Callable[[], BatchedSampleKernel]:
     """Per step, one mini-batch per seed drawn from that seed's generator (as the per-seed run draws it, in
-    float64, then rounded to ``dtype`` and moved to ``device``, see :func:`as_array`), for ``steps`` steps. The draws are made ``DRAW_BLOCK_BYTES`` at a time: one (k * batch, dim) draw is the same
-    stream as k successive (batch, dim) draws, since every sampler fills its array value by value in C order
-    (tested), and it saves the per-call overhead that otherwise costs a fifth of a narrow cell's time."""
+    float64, then rounded to ``dtype`` and moved to ``device``, see :func:`as_array`), for ``steps`` steps.
+    The draws are made ``DRAW_BLOCK_BYTES`` at a time: one (k * batch, dim) draw is the same stream as k
+    successive (batch, dim) draws, since every sampler fills its array value by value in C order (tested),
+    and it saves the per-call overhead that otherwise took a fifth of a narrow cell's time (profiled)."""
     if batch < 1:
         raise InputError(f"--batch: need a positive mini-batch size, got {batch}")
     draw = sampler(dim)

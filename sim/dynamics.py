@@ -52,6 +52,8 @@ class Dynamics:
     (V = ``v_fixed`` held constant: Theorem 4). ``kernel``: a GaussianKernel or SampleKernel.
     """
 
+    dtype = np.dtype(np.float64)  # the float type of the state (the seed-batched dynamics may hold float32)
+
     def __init__(self, w_star: np.ndarray, v_star: np.ndarray, kernel, *, n: int, top_bias: bool = False,
                  mode: str = "paper", gradient: str = "factorised", v_fixed: np.ndarray | None = None):
         if mode not in MODES:

@@ -87,10 +87,9 @@ def batch_kernels(rng: np.random.Generator, batch: int, dim: int, bias: bool,
 
 
 def iterate(dyn: Dynamics, w0: np.ndarray, v0: np.ndarray | None, *, eta: float, iters: int, snapshot_every: int = 1,
-            renormalise: bool = True, project: bool = True, kernels: Callable | None = None,
-            dtype=np.float64) -> Trajectory:
+            renormalise: bool = True, project: bool = True, kernels: Callable | None = None) -> Trajectory:
     """Discrete dynamics W <- W + eta dW, V <- V + eta dV, optionally renormalised after every step; the state
-    is held in ``dtype`` (float32 only where the dynamics compute in it: ``luckbench.sim.batched``).
+    is held in ``dyn.dtype`` (float64, or float32 for ``luckbench.sim.batched`` with ``--dtype float32``).
 
     ``kernels()`` gives the kernel for each step (mini-batch estimates; see :func:`batch_kernels`);
     None uses ``dyn.kernel`` (population expectations). Snapshots at iterations 0, k, 2k, ... <= iters.
@@ -99,8 +98,8 @@ def iterate(dyn: Dynamics, w0: np.ndarray, v0: np.ndarray | None, *, eta: float,
         raise InputError(f"--lr: the learning rate must be positive, got {eta}")
     if iters < 0 or snapshot_every < 1:
         raise InputError(f"--iters/--snapshot-every: need iters >= 0 and snapshot-every >= 1, got {iters}, {snapshot_every}")
-    w = np.array(w0, dtype=dtype)
-    v = np.array(dyn.v_fixed if v0 is None else v0, dtype=dtype)
+    w = np.array(w0, dtype=dyn.dtype)
+    v = np.array(dyn.v_fixed if v0 is None else v0, dtype=dyn.dtype)
     steps = np.arange(0, iters + 1, snapshot_every)
     ws, vs = [w.copy()], [v.copy()]
     with single_blas():

@@ -231,7 +231,7 @@ def simulate_batched(cfg: Thm5Config, indices) -> list[tuple[Dynamics, integrate
         kernels = (batched.minibatch_kernels(rngs, cfg.batch, cfg.teacher[0], cfg.bias is not None,
                                              SAMPLERS[cfg.inputs], cfg.steps, cfg.dtype, device) if cfg.batch else None)
         traj = integrate.iterate(bdyn, w0, v0, eta=cfg.lr, iters=cfg.steps, snapshot_every=cfg.snapshot_every,
-                                 renormalise=cfg.renormalise, project=not cfg.batch, kernels=kernels, dtype=cfg.dtype)
+                                 renormalise=cfg.renormalise, project=not cfg.batch, kernels=kernels)
     w, v = traj.w.astype(float), traj.v.astype(float)  # the diagnostics and the stored results are float64
     return [(dyn, integrate.Trajectory(traj.times, w[:, s], v[:, s], traj.iterations, traj.nfev))
             for s, dyn in enumerate(dyns)]

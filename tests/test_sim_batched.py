@@ -137,7 +137,7 @@ def _minibatch_run(cfg, device):
     kernels = batched.minibatch_kernels(rngs, cfg.batch, cfg.teacher[0], True, gaussian_sampler, cfg.steps,
                                         cfg.dtype, device)
     return integrate.iterate(bdyn, np.stack(w0s), np.stack(v0s), eta=cfg.lr, iters=cfg.steps, snapshot_every=10,
-                             project=False, kernels=kernels, dtype=cfg.dtype)
+                             project=False, kernels=kernels)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
