@@ -38,10 +38,10 @@ STEP_FLOOR_SECONDS = 3e-4
 CPU_FLOPS = 69e9
 # Seed-batched Thm 5 mini-batch step, per seed and iteration a + b n^2: fitted to the full protocol42
 # grid in float64 on a quiet 2-core machine (2026-12-01: 1,704 CPU s in all; cells of n = 40 / 100 /
-# 200 took about 50 / 115 / 265-413 s).
-SIM_STEP_A, SIM_STEP_B = 6e-5, 1.0e-8
-# --dtype float32 against float64: CPU seconds of the full protocol42 grid on 2 cores, 1,112 s vs 1,704 s
-SIM_FLOAT32_FACTOR = 0.65
+# 200 took about 54 / 112 / 265 s).
+SIM_STEP_A, SIM_STEP_B = 7e-5, 9e-9
+# --dtype float32 against float64: CPU seconds of the full protocol42 grid on 2 cores, 1,136 s vs 1,704 s
+SIM_FLOAT32_FACTOR = 0.67
 OTHER_RUN_SECONDS = 2.0  # any other command: a nominal per-run cost (the Thm 4 sims take ~1-2 s)
 START_SECONDS = 3.0  # Python + torch start-up of each run's subprocess
 

@@ -22,9 +22,9 @@ Kernels:
   is formed as F~^T (F~* V* - F~ V) / N without the n x n Gram L (O(N n C) instead of O(N n^2)).
 
 ``dtype`` float32 (``--dtype``, mini-batch iterations only) holds the state, the teachers and the
-samples in float32, the precision of the authors' PyTorch code: 1.3-2x faster per width and 1.55x
-for the whole protocol42 grid on 2 cores, with row norms ~1e-4 from the float64 run's after 200
-steps (``benchmarks/protocol42.py`` prints both).
+samples in float32, the precision of the authors' PyTorch code: 1.39-1.55x faster per width and 1.5x
+for the whole protocol42 grid on 2 cores (9 min 37 s against 14 min 24 s), with row norms ~1e-4 from
+the float64 run's after 200 steps (``benchmarks/protocol42.py`` prints both).
 """
 from __future__ import annotations
 

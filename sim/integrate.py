@@ -20,6 +20,7 @@ from scipy.integrate import solve_ivp
 
 from luckbench.errors import InputError
 from luckbench.sim.dynamics import Dynamics
+from luckbench.sim.heap import reuse_heap
 from luckbench.datasets.samplers import gaussian_sampler
 from luckbench.sim.kernel import SampleKernel, augment
 from luckbench.sim.parallel import single_blas
@@ -67,6 +68,7 @@ def solve(dyn: Dynamics, w0: np.ndarray, v0: np.ndarray | None, times, *, method
         extra = {"jac": dyn.jacobian} if method in IMPLICIT else {}
         if method == "KronBDF":
             method, extra = KronBDF, {"jac": dyn.jacobian_blocks}
+        reuse_heap()
         with single_blas():
             sol = solve_ivp(dyn.rhs, (0.0, float(times[-1])), y0, method=method, t_eval=times, rtol=rtol, atol=atol,
                             **extra)
@@ -102,6 +104,7 @@ def iterate(dyn: Dynamics, w0: np.ndarray, v0: np.ndarray | None, *, eta: float,
     v = np.array(dyn.v_fixed if v0 is None else v0, dtype=dyn.dtype)
     steps = np.arange(0, iters + 1, snapshot_every)
     ws, vs = [w.copy()], [v.copy()]
+    reuse_heap()  # a step's temporaries are freed and allocated again every step
     with single_blas():
         for it in range(1, iters + 1):
             dw, dv = dyn.velocity(w, v, None if kernels is None else kernels(), project=project)
